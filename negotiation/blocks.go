@@ -1,0 +1,107 @@
+package negotiation
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+const (
+	lineEnd    = "\r\n"
+	terminator = "\r\n\r\n"
+)
+
+// ParseBlock parses one "key: value" block. raw may end with the blank
+// terminator line or stop before it. Each line splits at its first ':'; the
+// key is lowercased and the value left-stripped, as Foolscap does.
+func ParseBlock(raw []byte) (Block, error) {
+	body := raw
+	switch {
+	case bytes.HasSuffix(body, []byte(terminator)):
+		body = body[:len(body)-len(terminator)]
+	case bytes.HasSuffix(body, []byte(lineEnd)):
+		body = body[:len(body)-len(lineEnd)]
+	}
+	// The limit covers the block as framed on the wire, terminator included.
+	if len(body)+len(terminator) > MaxHeaderBytes {
+		return nil, fmt.Errorf("block of %d bytes exceeds the %d-byte header limit", len(body)+len(terminator), MaxHeaderBytes)
+	}
+	if len(body) == 0 {
+		return nil, fmt.Errorf("empty block")
+	}
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("block is not valid UTF-8")
+	}
+	b := Block{}
+	for i, line := range bytes.Split(body, []byte(lineEnd)) {
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return nil, fmt.Errorf("block line %d %q has no ':'", i+1, line)
+		}
+		key := asciiLower(line[:colon])
+		b[key] = string(bytes.TrimLeft(line[colon+1:], " \t\r\n\v\f"))
+	}
+	return b, nil
+}
+
+// asciiLower lowercases ASCII letters only, like Python's bytes.lower.
+func asciiLower(p []byte) string {
+	out := make([]byte, len(p))
+	for i, c := range p {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+// Encode writes the block with sorted keys and the blank terminator line.
+// CR and LF inside keys or values become spaces so the framing cannot break.
+func (b Block) Encode() []byte {
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var buf bytes.Buffer
+	for _, k := range keys {
+		buf.WriteString(oneLine(k))
+		buf.WriteString(": ")
+		buf.WriteString(oneLine(b[k]))
+		buf.WriteString(lineEnd)
+	}
+	buf.WriteString(lineEnd)
+	return buf.Bytes()
+}
+
+// oneLine replaces line breaks with spaces, as Foolscap does for error texts.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+// SplitBlock finds the first complete block in buf. block excludes the
+// terminator; rest is everything after it. ok is false when more bytes are
+// needed. A buffer longer than limit (MaxHeaderBytes when limit <= 0) with no
+// terminator inside the limit is an error, as in Foolscap.
+func SplitBlock(buf []byte, limit int) (block, rest []byte, ok bool, err error) {
+	if limit <= 0 {
+		limit = MaxHeaderBytes
+	}
+	window := buf
+	if len(window) > limit {
+		window = window[:limit]
+	}
+	if i := bytes.Index(window, []byte(terminator)); i >= 0 {
+		return buf[:i], buf[i+len(terminator):], true, nil
+	}
+	if len(buf) > limit {
+		return nil, nil, false, fmt.Errorf("header exceeds %d bytes without terminator", limit)
+	}
+	return nil, nil, false, nil
+}
