@@ -1,0 +1,147 @@
+package views
+
+import (
+	"github.com/charmbracelet/lipgloss"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
+)
+
+// Theme is every style the screens use. Colour only ever reinforces a glyph
+// or a word, so PlainTheme (and NO_COLOR terminals) lose nothing.
+type Theme struct {
+	Header   lipgloss.Style // the top status line
+	Title    lipgloss.Style // pane and section titles
+	Heading  lipgloss.Style // column headings
+	Border   lipgloss.Style // rules and separators
+	Selected lipgloss.Style // the cursor row
+	Dim      lipgloss.Style // secondary text: ids, ages, absent values
+	Key      lipgloss.Style // key names in help
+
+	Accept lipgloss.Style
+	Reject lipgloss.Style
+	Warn   lipgloss.Style // clone flags, dropped events
+
+	Live        lipgloss.Style
+	Suspect     lipgloss.Style // whole rows of suspect brokers
+	Negotiating lipgloss.Style
+	Closing     lipgloss.Style
+	Closed      lipgloss.Style
+	Paused      lipgloss.Style
+}
+
+// DefaultTheme is the coloured theme, readable on dark and light terminals.
+func DefaultTheme() Theme {
+	c := func(light, dark string) lipgloss.AdaptiveColor {
+		return lipgloss.AdaptiveColor{Light: light, Dark: dark}
+	}
+	green, red, yellow := c("#00875f", "#5fd787"), c("#d70000", "#ff5f5f"), c("#af8700", "#ffd75f")
+	blue, grey := c("#005fd7", "#87afff"), c("#767676", "#8a8a8a")
+	return Theme{
+		Header:      lipgloss.NewStyle().Background(c("#d0d0d0", "#303030")).Foreground(c("#1c1c1c", "#eeeeee")),
+		Title:       lipgloss.NewStyle().Bold(true).Foreground(blue),
+		Heading:     lipgloss.NewStyle().Bold(true).Foreground(grey),
+		Border:      lipgloss.NewStyle().Foreground(grey),
+		Selected:    lipgloss.NewStyle().Reverse(true),
+		Dim:         lipgloss.NewStyle().Foreground(grey),
+		Key:         lipgloss.NewStyle().Bold(true).Foreground(blue),
+		Accept:      lipgloss.NewStyle().Bold(true).Foreground(green),
+		Reject:      lipgloss.NewStyle().Bold(true).Foreground(red),
+		Warn:        lipgloss.NewStyle().Bold(true).Foreground(yellow),
+		Live:        lipgloss.NewStyle().Foreground(green),
+		Suspect:     lipgloss.NewStyle().Foreground(yellow),
+		Negotiating: lipgloss.NewStyle().Foreground(blue),
+		Closing:     lipgloss.NewStyle().Foreground(grey),
+		Closed:      lipgloss.NewStyle().Foreground(grey).Faint(true),
+		Paused:      lipgloss.NewStyle().Bold(true).Foreground(yellow),
+	}
+}
+
+// PlainTheme uses no colour at all (NO_COLOR): attributes only, so the
+// cursor row and headings still stand out.
+func PlainTheme() Theme {
+	n := lipgloss.NewStyle
+	return Theme{
+		Header:      n().Reverse(true),
+		Title:       n().Bold(true),
+		Heading:     n().Bold(true),
+		Border:      n(),
+		Selected:    n().Reverse(true),
+		Dim:         n(),
+		Key:         n().Bold(true),
+		Accept:      n().Bold(true),
+		Reject:      n().Bold(true),
+		Warn:        n().Bold(true),
+		Live:        n(),
+		Suspect:     n().Bold(true),
+		Negotiating: n(),
+		Closing:     n(),
+		Closed:      n(),
+		Paused:      n().Bold(true),
+	}
+}
+
+// stateGlyph is the symbol that tells broker states apart without colour.
+func stateGlyph(s snapshot.BrokerState) string {
+	switch s {
+	case snapshot.Live:
+		return "●"
+	case snapshot.Suspect:
+		return "◐"
+	case snapshot.Negotiating:
+		return "…"
+	case snapshot.Closing:
+		return "◌"
+	case snapshot.Closed:
+		return "✕"
+	default:
+		return "?"
+	}
+}
+
+// stateLabel is glyph and word, e.g. "◐ suspect".
+func stateLabel(s snapshot.BrokerState) string {
+	if s == "" {
+		return "? unknown"
+	}
+	return stateGlyph(s) + " " + string(s)
+}
+
+func (th Theme) stateStyle(s snapshot.BrokerState) lipgloss.Style {
+	switch s {
+	case snapshot.Live:
+		return th.Live
+	case snapshot.Suspect:
+		return th.Suspect
+	case snapshot.Negotiating:
+		return th.Negotiating
+	case snapshot.Closing:
+		return th.Closing
+	case snapshot.Closed:
+		return th.Closed
+	default:
+		return th.Warn
+	}
+}
+
+// roleLetter is M when this tub is master on the connection, S when slave.
+func roleLetter(r snapshot.Role) string {
+	switch r {
+	case snapshot.Master:
+		return "M"
+	case snapshot.Slave:
+		return "S"
+	default:
+		return "?"
+	}
+}
+
+// sideWord is "out" when we dialed, "in" when they did.
+func sideWord(s snapshot.Side) string {
+	switch s {
+	case snapshot.Client:
+		return "out"
+	case snapshot.Server:
+		return "in"
+	default:
+		return "?"
+	}
+}
