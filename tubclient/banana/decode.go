@@ -76,8 +76,9 @@ type Event struct {
 // peer's fault, and the connection should close after either. Not safe
 // for concurrent use.
 type Decoder struct {
-	cfg   Config
-	vocab []string
+	cfg        Config
+	vocab      []string
+	vocabBytes [][]byte
 
 	buf     []byte
 	off     int
@@ -182,7 +183,11 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	return &Decoder{cfg: cfg, vocab: vocab}, nil
+	vb := make([][]byte, len(vocab))
+	for i, w := range vocab {
+		vb[i] = []byte(w)
+	}
+	return &Decoder{cfg: cfg, vocab: vocab, vocabBytes: vb}, nil
 }
 
 // Feed appends stream bytes. Call Next until it needs more before feeding
@@ -766,15 +771,15 @@ func (d *Decoder) valueToken(typ byte, hdr uint64, overflow bool, hdrBytes, body
 	}
 	top := &d.stack[len(d.stack)-1]
 	if top.kind == kOpening || top.kind == kCopyableName {
-		var name string
+		var name []byte
 		switch typ {
 		case tokString:
-			name = string(body)
+			name = body
 		case tokVocab:
 			if overflow || hdr >= uint64(len(d.vocab)) {
 				return fatalf("unknown VOCAB index %d", hdr)
 			}
-			name = d.vocab[hdr]
+			name = d.vocabBytes[hdr]
 		default:
 			return fatalf("index token 0x%02x not STRING or VOCAB", typ)
 		}
@@ -837,7 +842,7 @@ func decodeLong(mag []byte, neg bool) any {
 			return int64(u)
 		}
 		if neg && u <= 1<<63 {
-			return -int64(u - 1) - 1 // safe for math.MinInt64
+			return -int64(u-1) - 1 // safe for math.MinInt64
 		}
 	}
 	b := new(big.Int).SetBytes(mag)
@@ -848,13 +853,14 @@ func decodeLong(mag []byte, neg bool) any {
 }
 
 // setOpentype turns an opening frame into the kind its index token names.
-func (d *Decoder) setOpentype(f *frame, name string) error {
+// name is only read: lookups by string(name) do not copy it.
+func (d *Decoder) setOpentype(f *frame, name []byte) error {
 	if f.kind == kCopyableName {
-		f.kind, f.class = kCopyable, name
+		f.kind, f.class = kCopyable, string(name)
 		return nil
 	}
 	if len(d.stack) == 1 {
-		switch name {
+		switch string(name) {
 		case "call":
 			f.kind = kCall
 		case "answer":
@@ -863,16 +869,16 @@ func (d *Decoder) setOpentype(f *frame, name string) error {
 			f.kind = kError
 		default:
 			// Foolscap drops unknown top-level sequences without comment.
-			d.startDrop("unknown top-level OPEN type "+name, true)
+			d.startDrop("unknown top-level OPEN type "+string(name), true)
 		}
 		return nil
 	}
 	parent := &d.stack[len(d.stack)-2]
-	if name == "arguments" && parent.kind == kCall {
+	if string(name) == "arguments" && parent.kind == kCall {
 		f.kind = kArguments
 		return nil
 	}
-	kind, ok := valueOpentypes[name]
+	kind, ok := valueOpentypes[string(name)]
 	if !ok {
 		return &violation{reason: fmt.Sprintf("unknown OPEN type %q", name)}
 	}
