@@ -411,9 +411,11 @@ func TestNoLineTooWide(t *testing.T) {
 							t.Errorf("%s at %dx%d: line %d is %d cells wide", name, w, h, i, lw)
 						}
 					}
-					if name != "header" {
-						assertPane(t, fmt.Sprintf("%s %dx%d", name, w, h), out, w, h)
+					wantH := h
+					if name == "header" {
+						wantH = 1
 					}
+					assertPane(t, fmt.Sprintf("%s %dx%d", name, w, h), out, w, wantH)
 				}
 			}
 		}
@@ -441,6 +443,28 @@ func TestPlainThemeHasNoColour(t *testing.T) {
 	colour := RenderBrokers(s.Brokers, BrokerTable{}, 160, 20, now0, DefaultTheme())
 	if !strings.Contains(colour, "\x1b[") {
 		t.Error("default theme under a colour profile emitted no styling at all")
+	}
+}
+
+// TestRowStyles checks the cursor row and suspect rows are styled as whole
+// rows, using a theme whose styles are easy to spot.
+func TestRowStyles(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.TrueColor)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	th := PlainTheme()
+	th.Suspect = lipgloss.NewStyle().Italic(true)
+	th.Selected = lipgloss.NewStyle().Reverse(true)
+	s := fixture()
+	// By age: #5 #3 #1 #6 #2(suspect) #4; cursor on #1.
+	lines := strings.Split(RenderBrokers(s.Brokers, BrokerTable{SortBy: ColAge, Cursor: 2}, 120, 10, now0, th), "\n")
+	if !strings.HasPrefix(lines[3], "\x1b[7m▶ pcx5blrk alice") {
+		t.Errorf("cursor row is not reverse video from the marker on: %q", lines[3])
+	}
+	if !strings.HasPrefix(lines[5], "\x1b[3m  f3bnq6yl bob") || !strings.HasSuffix(lines[5], "\x1b[0m") {
+		t.Errorf("suspect row is not styled as a whole: %q", lines[5])
+	}
+	if strings.Contains(lines[2], "\x1b[3m") {
+		t.Errorf("a live row carries the suspect style: %q", lines[2])
 	}
 }
 
