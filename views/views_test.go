@@ -522,6 +522,8 @@ func TestAgeShortUntil(t *testing.T) {
 	}
 }
 
+// BenchmarkRenderBrokers10k is a full frame: filter (which every row passes,
+// the worst case), sort on a time column, and a 160×48 window.
 func BenchmarkRenderBrokers10k(b *testing.B) {
 	rows := manyBrokers(10000)
 	th := DefaultTheme()
