@@ -237,6 +237,9 @@ func TestViolationsDropOneMessage(t *testing.T) {
 		{"ABORT",
 			`00 88 06 82 "answer" 03 81 01 88 04 82 "list" 01 81 01 8A 01 89 00 89`,
 			Event{Kind: EventDropped, Text: "ABORT received", Opentype: "answer", ReqID: 3}},
+		{"second ABORT while dropping",
+			`00 88 06 82 "answer" 03 81 01 88 04 82 "list" 01 8A 02 88 01 8A 02 89 01 89 00 89`,
+			Event{Kind: EventDropped, Text: "ABORT received", Opentype: "answer", ReqID: 3}},
 		{"bad UTF-8",
 			`00 88 06 82 "answer" 02 81 01 88 07 82 "unicode" 01 82 FF 01 89 00 89`,
 			Event{Kind: EventDropped, Text: "unicode string is not valid UTF-8", Opentype: "answer", ReqID: 2}},
@@ -342,6 +345,15 @@ func TestMalformedInputIsAProtocolError(t *testing.T) {
 				wantProtocolError(t, err, c.err)
 			}
 		})
+	}
+}
+
+func TestErrorTexts(t *testing.T) {
+	if got := (&ProtocolError{Msg: "lost sync"}).Error(); got != "banana: lost sync" {
+		t.Fatalf("ProtocolError text %q", got)
+	}
+	if got := (&LateNegotiationError{Message: "Duplicate connection"}).Error(); !strings.Contains(got, "Duplicate connection") {
+		t.Fatalf("LateNegotiationError text %q", got)
 	}
 }
 

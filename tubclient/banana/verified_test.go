@@ -2,8 +2,10 @@ package banana
 
 import (
 	"bytes"
+	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -266,5 +268,26 @@ func TestLongIntegersBeyondInt64(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustEqual(t, "big", oneMessage(t, Config{}, out), &Answer{ReqID: 1, Value: v})
+	}
+}
+
+// Foolscap never sends INT/NEG outside [-2^31, 2^31), but its decoder takes
+// any header, so ours does too.
+func TestHugeIntHeaders(t *testing.T) {
+	zeros := func(n int) string { return strings.Repeat("00 ", n) }
+	two63 := new(big.Int).Lsh(big.NewInt(1), 63)
+	two70 := new(big.Int).Lsh(big.NewInt(1), 70)
+	cases := []struct {
+		body string
+		want any
+	}{
+		{zeros(9) + "01 81", two63},
+		{zeros(9) + "01 83", int64(math.MinInt64)},
+		{zeros(10) + "01 81", two70},
+		{zeros(10) + "01 83", new(big.Int).Neg(two70)},
+	}
+	for _, c := range cases {
+		in := wire(t, `00 88 06 82 "answer" 01 81 `+c.body+` 00 89`)
+		mustEqual(t, c.body, oneMessage(t, Config{}, in), &Answer{ReqID: 1, Value: c.want})
 	}
 }
