@@ -1,0 +1,42 @@
+package ui
+
+import (
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+const (
+	// drainMax bounds one batch: large enough that a burst folds into a few
+	// repaints, small enough that one Update stays cheap.
+	drainMax = 512
+	// feedCapacity is the ring the engine keeps for us; overflow is counted
+	// by the feed and shown, never waited on.
+	feedCapacity = 8192
+	tickEvery    = 250 * time.Millisecond
+)
+
+// listen waits for the feed's changed signal (unless a previous drain was
+// cut short) and drains up to max events into one eventsMsg. done unblocks
+// it when the program ends so no goroutine is left parked on the feed.
+func listen(f Feed, max int, immediate bool, done <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		if !immediate {
+			select {
+			case _, ok := <-f.Changed():
+				if !ok {
+					return feedClosedMsg{}
+				}
+			case <-done:
+				return nil
+			}
+		}
+		evs := f.Drain(max)
+		return eventsMsg{events: evs, dropped: f.Dropped(), more: len(evs) >= max}
+	}
+}
+
+// tick schedules the next age refresh.
+func tick() tea.Cmd {
+	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
