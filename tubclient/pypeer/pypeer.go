@@ -1,0 +1,102 @@
+// Package pypeer runs real Foolscap 21.7 peers (Debian's python3-foolscap)
+// as child processes, for interop tests and the bench command.
+//
+// Each peer is a Python script that reports what its tub sees as one JSON
+// object per stdout line and takes commands on stdin; closing stdin makes it
+// exit. The scripts are embedded so the tubscope binary can run them too.
+package pypeer
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Python is the interpreter the peers run under: the distribution's python3,
+// which is where python3-foolscap is installed.
+const Python = "/usr/bin/python3"
+
+//go:embed testdata/*.py
+var scripts embed.FS
+
+// startTimeout bounds a peer's startup when the caller's context has no
+// deadline of its own.
+const startTimeout = 30 * time.Second
+
+var availability = sync.OnceValue(func() error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, Python, pythonFlags("-c",
+		"import foolscap, sys; sys.stdout.write(foolscap.__version__)")...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pypeer: %s cannot import foolscap (apt-get install python3-foolscap): %v: %s",
+			Python, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+})
+
+// Available reports whether Python with Foolscap can be run.
+func Available() error { return availability() }
+
+// Require skips the test when the peers cannot run, unless CI is set, in
+// which case a missing peer is a failure rather than a silent skip.
+func Require(t testing.TB) {
+	t.Helper()
+	err := Available()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("real Foolscap peer required in CI: %v", err)
+	}
+	t.Skipf("real Foolscap peer unavailable: %v", err)
+}
+
+// pythonFlags isolates the interpreter from the caller's PYTHON* variables
+// and user site-packages, and keeps it from writing bytecode next to the
+// scripts.
+func pythonFlags(args ...string) []string {
+	return append([]string{"-E", "-s", "-B"}, args...)
+}
+
+// writeScripts copies the embedded scripts into a fresh directory.
+func writeScripts() (string, error) {
+	dir, err := os.MkdirTemp("", "pypeer-")
+	if err != nil {
+		return "", err
+	}
+	err = fs.WalkDir(scripts, "testdata", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := scripts.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, d.Name()), data, 0o600)
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("pypeer: writing scripts: %w", err)
+	}
+	return dir, nil
+}
+
+// withStartDeadline gives ctx a deadline if it has none.
+func withStartDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, startTimeout)
+}
+
+var errExited = errors.New("peer exited")
