@@ -4,6 +4,29 @@
 // Each peer is a Python script that reports what its tub sees as one JSON
 // object per stdout line and takes commands on stdin; closing stdin makes it
 // exit. The scripts are embedded so the tubscope binary can run them too.
+//
+// Lines both peers print (keys beyond "event"):
+//
+//	offer              side peer incarnation last_connection master existing
+//	decision           side peer accept current_connection | error; when an
+//	                   established connection was weighed: duplicate rule
+//	                   existing_slave_ir existing_seqnum
+//	decision_received  side peer current_connection dropped_existing
+//	negotiation_failed side error
+//	connection         peer direction master seqnum slave_ir local remote
+//	disconnection      peer local remote reason
+//	status             tubid incarnation brokers master_table slave_table
+//	dropped            count            (answer to "drop")
+//	bye                                 (answer to "quit")
+//
+// Server only: furl (furl tubid incarnation port, always first) and call
+// (object method args). Client only: tub (tubid incarnation, always first),
+// connected, reconnected (peer tubid incarnation master last_connection
+// current_connection local remote [previous_incarnation]), rejected (error
+// [detail] type), connect_failed, disconnected (peer local), result (cmd
+// method value) and error (cmd [method] error [type]). Client commands:
+// "call METHOD [ARGS_JSON]", reconnect, forget, newinc, drop, status, quit;
+// the server takes drop, status and quit.
 package pypeer
 
 import (
