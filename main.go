@@ -1,3 +1,87 @@
+// Command tubscope inspects and steers live Foolscap connections.
 package main
 
-func main() {}
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tubscope/tubscope/tubclient/headless"
+)
+
+const usage = `tubscope: an inspector for live Foolscap connections
+
+usage:
+  tubscope [demo [flags]]          run the inspector on a built-in demo
+  tubscope inspect [flags] [FURL…] run the inspector on a real tub
+  tubscope serve [flags]           run a headless tub; prints its FURL
+  tubscope call FURL METHOD [ARG…] call a remote method and print the answer
+  tubscope bench [flags]           measure and print a table
+
+run "tubscope COMMAND -h" for a command's flags.
+`
+
+func main() {
+	args := os.Args[1:]
+	cmd := "demo"
+	if len(args) > 0 && (args[0] == "" || args[0][0] != '-') {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "demo":
+		err = runDemo(args)
+	case "inspect":
+		err = runInspect(args)
+	case "serve":
+		err = runServe(args)
+	case "call":
+		err = runCall(args)
+	case "bench":
+		err = runBench(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "tubscope: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tubscope:", err)
+		os.Exit(1)
+	}
+}
+
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	var o headless.ServeOptions
+	fs.StringVar(&o.Listen, "listen", "tcp:127.0.0.1:0", "where to listen (tcp:HOST:PORT; port 0 picks one)")
+	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing; a Foolscap tub.pem works)")
+	fs.StringVar(&o.Policy, "policy", "foolscap", "duplicate-connection policy")
+	fs.BoolVar(&o.JSON, "json", false, "after the FURL, write one JSON object per event")
+	fs.StringVar(&o.Name, "name", "tubscope", "swissnum of the built-in service")
+	fs.DurationVar(&o.Keepalive, "keepalive", 0, "PING after this long idle (0: off)")
+	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
+	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", 120*time.Second, "bound on each negotiation")
+	fs.Parse(args)
+	return headless.Serve(context.Background(), o, os.Stdout)
+}
+
+func runCall(args []string) error {
+	fs := flag.NewFlagSet("call", flag.ExitOnError)
+	var o headless.CallOptions
+	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing)")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "overall time limit")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: tubscope call [flags] FURL METHOD [ARG…]  (args: JSON, else strings)")
+		fs.PrintDefaults()
+	}
+	fs.Parse(args)
+	if fs.NArg() < 2 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	return headless.Call(context.Background(), fs.Arg(0), fs.Arg(1), fs.Args()[2:], o, os.Stdout)
+}

@@ -1,0 +1,97 @@
+package tubclient
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net"
+	"time"
+
+	"github.com/tubscope/tubscope/negotiation"
+)
+
+// Config sets up a Tub. Zero values take Foolscap 21.7's defaults where
+// Foolscap has one.
+type Config struct {
+	Identity *Identity // nil: a fresh ECDSA identity
+	Nickname string
+
+	Policy negotiation.Policy // nil: Foolscap 21.7's rules
+
+	// NegotiationTimeout bounds everything from TCP connect/accept until
+	// Banana starts (Foolscap: 120 s).
+	NegotiationTimeout time.Duration
+	// MaxHeaderBytes bounds each prelude, hello and decision block (4096).
+	MaxHeaderBytes int
+	// KeepaliveTimeout sends a PING after this long without receiving
+	// anything, and marks the broker suspect. 0 disables.
+	KeepaliveTimeout time.Duration
+	// DisconnectTimeout drops a broker that received nothing for this long.
+	// 0 disables.
+	DisconnectTimeout time.Duration
+	// WriteTimeout bounds one write to a peer (default 30 s).
+	WriteTimeout time.Duration
+
+	Backoff Backoff
+
+	// NoAttemptID stops this tub from sending this-connection.
+	NoAttemptID bool
+
+	// Dial opens outbound TCP connections (tests and the demo route them
+	// through fault-injecting paths). Default: net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Location overrides the hints advertised in FURLs (default: the
+	// listeners' addresses).
+	Location []Hint
+
+	DecisionLogSize int // decision log ring size (default 1000)
+	Logger          *slog.Logger
+}
+
+// Backoff is the reconnector's retry schedule (Foolscap's defaults: 1 s
+// initial, factor e, jitter 0.1196, 3600 s cap).
+type Backoff struct {
+	Initial time.Duration
+	Factor  float64
+	Jitter  float64
+	Max     time.Duration
+}
+
+func (c *Config) fill() {
+	if c.NegotiationTimeout <= 0 {
+		c.NegotiationTimeout = 120 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = negotiation.MaxHeaderBytes
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.Policy == nil {
+		c.Policy = negotiation.Foolscap{}
+	}
+	if c.Backoff.Initial <= 0 {
+		c.Backoff.Initial = time.Second
+	}
+	if c.Backoff.Factor <= 1 {
+		c.Backoff.Factor = math.E
+	}
+	if c.Backoff.Jitter < 0 {
+		c.Backoff.Jitter = 0
+	} else if c.Backoff.Jitter == 0 {
+		c.Backoff.Jitter = 0.11962656472
+	}
+	if c.Backoff.Max <= 0 {
+		c.Backoff.Max = time.Hour
+	}
+	if c.DecisionLogSize <= 0 {
+		c.DecisionLogSize = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Dial == nil {
+		var d net.Dialer
+		c.Dial = d.DialContext
+	}
+}

@@ -1,0 +1,185 @@
+// Package headless runs tubscope without a terminal UI: `serve` prints a
+// FURL and (optionally) one JSON object per event; `call` makes one remote
+// call and prints the answer.
+package headless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tubscope/tubscope/tubclient"
+)
+
+// ServeOptions are `tubscope serve`'s flags.
+type ServeOptions struct {
+	Listen             string
+	KeyFile            string
+	Policy             string
+	JSON               bool
+	Name               string // swissnum of the built-in service
+	Keepalive          time.Duration
+	DisconnectTimeout  time.Duration
+	NegotiationTimeout time.Duration
+}
+
+// Serve runs a tub with the built-in service until ctx ends or SIGINT/SIGTERM.
+func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
+	cfg := tubclient.Config{KeepaliveTimeout: o.Keepalive, DisconnectTimeout: o.DisconnectTimeout,
+		NegotiationTimeout: o.NegotiationTimeout}
+	if o.KeyFile != "" {
+		id, err := tubclient.LoadOrCreateIdentity(o.KeyFile)
+		if err != nil {
+			return err
+		}
+		cfg.Identity = id
+	}
+	t, err := tubclient.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if o.Policy != "" {
+		if err := t.SetPolicyByName(o.Policy); err != nil {
+			return err
+		}
+	}
+	var sub *tubclient.Subscription
+	if o.JSON {
+		sub = t.Subscribe(4096)
+		defer sub.Close()
+	}
+	if o.Listen == "" {
+		o.Listen = "tcp:127.0.0.1:0"
+	}
+	if _, err := t.Listen(o.Listen); err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	name := o.Name
+	if name == "" {
+		name = "tubscope"
+	}
+	furl, err := t.Register(name, tubclient.BuiltinService())
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, furl); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if sub == nil {
+		<-ctx.Done()
+		return nil
+	}
+	enc := json.NewEncoder(out)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.Changed():
+			for _, ev := range sub.Drain(0) {
+				if err := enc.Encode(ev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// CallOptions are `tubscope call`'s flags.
+type CallOptions struct {
+	KeyFile string
+	Timeout time.Duration
+}
+
+// Call connects to furl, calls method with args and writes the answer.
+// Arguments that parse as JSON are sent as such; anything else is a string.
+func Call(ctx context.Context, furl, method string, args []string, o CallOptions, out io.Writer) error {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	cfg := tubclient.Config{NegotiationTimeout: o.Timeout}
+	if o.KeyFile != "" {
+		id, err := tubclient.LoadOrCreateIdentity(o.KeyFile)
+		if err != nil {
+			return err
+		}
+		cfg.Identity = id
+	}
+	t, err := tubclient.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ref, err := t.GetReference(ctx, furl)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = ParseArg(a)
+	}
+	res, err := ref.Call(ctx, method, vals...)
+	if err != nil {
+		var rerr *tubclient.RemoteError
+		if errors.As(err, &rerr) {
+			return fmt.Errorf("remote error: %s", rerr.Error())
+		}
+		return fmt.Errorf("call %s: %w", method, err)
+	}
+	_, err = fmt.Fprintln(out, FormatValue(res))
+	return err
+}
+
+// ParseArg turns a command-line argument into a call argument: JSON when it
+// parses (numbers, true/false/null, lists, objects, "quoted"), else a string.
+func ParseArg(s string) any {
+	var v any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return s
+	}
+	return fromJSON(v)
+}
+
+func fromJSON(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = fromJSON(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = fromJSON(x[k])
+		}
+		return x
+	}
+	return v
+}
+
+// FormatValue prints an answer: strings bare, everything else as JSON-ish
+// text (bytes as b"...", references by their FURL).
+func FormatValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return tubclient.FormatValue(v)
+}
