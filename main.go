@@ -8,7 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient/bench"
 	"github.com/tubscope/tubscope/tubclient/headless"
+	"github.com/tubscope/tubscope/ui/live"
 )
 
 const usage = `tubscope: an inspector for live Foolscap connections
@@ -84,4 +86,42 @@ func runCall(args []string) error {
 		os.Exit(2)
 	}
 	return headless.Call(context.Background(), fs.Arg(0), fs.Arg(1), fs.Args()[2:], o, os.Stdout)
+}
+
+func runDemo(args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ExitOnError)
+	var o live.DemoOptions
+	fs.IntVar(&o.Clients, "clients", 5, "number of demo client tubs")
+	fs.StringVar(&o.Policy, "policy", "foolscap", "the queen's duplicate-connection policy")
+	fs.DurationVar(&o.Keepalive, "keepalive", 3*time.Second, "PING after this long idle")
+	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
+	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")
+	fs.Parse(args)
+	return live.Demo(context.Background(), o)
+}
+
+func runInspect(args []string) error {
+	fs := flag.NewFlagSet("inspect", flag.ExitOnError)
+	var o live.InspectOptions
+	fs.StringVar(&o.Listen, "listen", "tcp:127.0.0.1:0", "where to listen (empty: do not listen)")
+	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing; a Foolscap tub.pem works)")
+	fs.StringVar(&o.Policy, "policy", "foolscap", "duplicate-connection policy")
+	fs.DurationVar(&o.Keepalive, "keepalive", 30*time.Second, "PING after this long idle (0: off)")
+	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
+	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")
+	fs.Parse(args)
+	o.FURLs = fs.Args()
+	return live.Inspect(context.Background(), o)
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	var o bench.Options
+	fs.BoolVar(&o.Quick, "quick", false, "short runs (CI): same table, smaller samples")
+	fs.IntVar(&o.N, "n", 2000, "clients in the reconnect storm")
+	fs.IntVar(&o.Idle, "idle", 10000, "idle brokers for the idle-cost row")
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each throughput run lasts")
+	fs.BoolVar(&o.NoFoolscap, "no-foolscap", false, "skip the rows that need a Foolscap 21.7 peer")
+	fs.Parse(args)
+	return bench.Run(context.Background(), o, os.Stdout)
 }
