@@ -20,4 +20,6 @@ type Options struct {
 }
 
 // Run measures and writes the table to out.
-func Run(ctx context.Context, o Options, out io.Writer) error { return errors.New("bench: not available in this build") }
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	return errors.New("bench: not available in this build")
+}
