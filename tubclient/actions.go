@@ -130,3 +130,20 @@ func (t *Tub) CyclePolicy() (string, error) {
 func (t *Tub) SetNickname(peer, name string) {
 	t.post(func(st *state) { st.peer(peer).nickname = name })
 }
+
+// LoseNextDecision makes the next accepting decision this tub sends as
+// master to peer ("" for any peer) vanish: the socket is black-holed both
+// ways just before the decision is written. The slave times out and comes
+// back remembering nothing, while this side holds a broker that is dead.
+func (t *Tub) LoseNextDecision(peer string) error {
+	return t.do(func(st *state) {
+		st.loseDecision[peer] = true
+		t.emit(snapshot.Event{Kind: snapshot.KindFault, PeerTubID: peer, Message: "the next decision to this peer will be lost"})
+	})
+}
+
+// Forget drops the slave-table entry for peer, so the next offer to it
+// carries last-connection "none 0".
+func (t *Tub) Forget(peer string) error {
+	return t.do(func(st *state) { delete(st.slave, peer) })
+}

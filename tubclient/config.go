@@ -36,6 +36,14 @@ type Config struct {
 
 	// NoAttemptID stops this tub from sending this-connection.
 	NoAttemptID bool
+	// LegacyHello makes this tub's hellos carry no my-incarnation and no
+	// last-connection, like a peer older than Foolscap 0.2.
+	LegacyHello bool
+	// CloneHoldoff: once a peer is seen alternating between incarnations
+	// (two processes with one key), its offers are refused for this long
+	// after each accepted one, so the clones cannot flap the connection
+	// (default 10 s; negative disables).
+	CloneHoldoff time.Duration
 
 	// Dial opens outbound TCP connections (tests and the demo route them
 	// through fault-injecting paths). Default: net.Dialer.
@@ -83,6 +91,9 @@ func (c *Config) fill() {
 	}
 	if c.Backoff.Max <= 0 {
 		c.Backoff.Max = time.Hour
+	}
+	if c.CloneHoldoff == 0 {
+		c.CloneHoldoff = 10 * time.Second
 	}
 	if c.DecisionLogSize <= 0 {
 		c.DecisionLogSize = 1000

@@ -25,6 +25,12 @@ func (t *Tub) decide(st *state, b *Broker, offer negotiation.Hello, version int,
 		}
 	}
 	policy := st.policy
+	if p := st.peers[offer.TubID]; p != nil && p.clone {
+		if v, ok := negotiation.CloneGuard(in, p.lastAccept, t.cfg.CloneHoldoff); ok {
+			t.finishDecide(st, b, offer, v, version, reply)
+			return
+		}
+	}
 	v := policy.Decide(in)
 	if prober, ok := policy.(negotiation.Prober); ok && v.Probe && existing != nil {
 		t.emit(t.verdictEvent(b, offer, v))
@@ -84,9 +90,18 @@ func (t *Tub) finishDecide(st *state, b *Broker, offer negotiation.Hello, v nego
 	cur := negotiation.Connection{MasterIncarnation: st.incarnation, SeqNum: seq}
 	b.ownIncarnation = st.incarnation
 	t.attachLocked(st, b)
+	st.peer(offer.TubID).lastAccept = now
 	rec.Current = cur.String()
 	t.logDecision(st, rec)
-	reply <- masterReply{decision: negotiation.AcceptDecision(version, cur)}
+	r := masterReply{decision: negotiation.AcceptDecision(version, cur)}
+	for _, key := range []string{offer.TubID, ""} {
+		if st.loseDecision[key] {
+			delete(st.loseDecision, key)
+			r.lose = true
+			break
+		}
+	}
+	reply <- r
 }
 
 // acceptDecision applies the master's decision as slave, on the state

@@ -173,3 +173,154 @@ func TestInteropFoolscapClientGoServer(t *testing.T) {
 		})
 	}
 }
+
+func lastDecision(t *testing.T, tub *Tub) snapshot.Decision {
+	t.Helper()
+	ds := tub.Snapshot().Decisions
+	if len(ds) == 0 {
+		t.Fatal("no decisions logged")
+	}
+	return ds[len(ds)-1]
+}
+
+// Duplicate offers from a tubscope slave, decided by a Foolscap master.
+func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
+	pypeer.Require(t)
+	ctx := interopCtx(t)
+	pem, pyID := pythonIdentity(t, ctx)
+	srv, err := pypeer.StartServer(ctx, pypeer.ServerOptions{PEM: pem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false)})
+	f, _ := ParseFURL(srv.FURL())
+	first, err := tub.connectBroker(ctx, f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := lastDecision(t, tub)
+	if !d.Accept || !strings.HasSuffix(d.Current, " 1") {
+		t.Fatalf("first decision %+v", d)
+	}
+	masterIR := strings.Fields(d.Current)[0]
+
+	// (a) Same incarnation, knows the current seqnum: accepted, old dropped.
+	second, err := tub.connectBroker(ctx, f, true)
+	if err != nil {
+		t.Fatalf("same incarnation with current seqnum refused: %v", err)
+	}
+	d = lastDecision(t, tub)
+	if !d.Accept || d.OfferLast != masterIR+" 1" || d.Current != masterIR+" 2" {
+		t.Fatalf("decision (a) %+v", d)
+	}
+	<-first.Done()
+
+	// (c) last-connection none 0 with the same incarnation: Duplicate connection.
+	if err := tub.Forget(pyID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tub.connectBroker(ctx, f, true)
+	var ne *NegotiationError
+	if !errors.As(err, &ne) || ne.Remote != "Duplicate connection" {
+		t.Fatalf("none 0 offer: err = %v, want the master's Duplicate connection", err)
+	}
+	d = lastDecision(t, tub)
+	if d.Accept || d.OfferLast != "none 0" || d.Error != "Duplicate connection" {
+		t.Fatalf("decision (c) %+v", d)
+	}
+	select {
+	case <-second.Done():
+		t.Fatal("the rejected offer took the established broker down")
+	default:
+	}
+
+	// (b) A new incarnation (the old socket left silently dead): accepted.
+	if err := tub.Restart(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tub.connectBroker(ctx, f, false); err != nil {
+		t.Fatalf("new incarnation refused: %v", err)
+	}
+	d = lastDecision(t, tub)
+	if !d.Accept || d.OfferLast != "none 0" || d.Current != masterIR+" 3" {
+		t.Fatalf("decision (b) %+v", d)
+	}
+}
+
+// Duplicate offers from a Foolscap slave, decided by a tubscope master.
+func TestInteropDuplicatesTubscopeMaster(t *testing.T) {
+	pypeer.Require(t)
+	ctx := interopCtx(t)
+	pem, pyID := pythonIdentity(t, ctx)
+	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, true)})
+	furl, err := tub.Register("svc", BuiltinService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := tub.Subscribe(1024)
+	defer sub.Close()
+	cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	if _, err := cl.Expect(ctx, "connected"); err != nil {
+		t.Fatal(err)
+	}
+	verdict := func() snapshot.Event {
+		return waitEvent(t, ctx, sub, func(ev snapshot.Event) bool { return ev.Kind == snapshot.KindVerdict })
+	}
+	if v := verdict(); !*v.Accept || v.Rule != "no-existing" {
+		t.Fatalf("first verdict %+v", v)
+	}
+	myIR := tub.Incarnation()
+
+	// (a) Same incarnation, current seqnum: accepted.
+	if err := cl.Send("reconnect"); err != nil {
+		t.Fatal(err)
+	}
+	if v := verdict(); !*v.Accept || v.Rule != "same-seqnum" || v.LastConnection != myIR+" 1" {
+		t.Fatalf("reconnect verdict %+v", v)
+	}
+	if _, err := cl.Expect(ctx, "reconnected"); err != nil {
+		t.Fatal(err)
+	}
+	// (c) none 0 with the same incarnation: rejected as a duplicate.
+	if err := cl.Send("forget"); err != nil {
+		t.Fatal(err)
+	}
+	if v := verdict(); *v.Accept || v.Rule != "never-decided" || v.LastConnection != "none 0" {
+		t.Fatalf("forget verdict %+v", v)
+	}
+	line, err := cl.Expect(ctx, "rejected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line.String("error"), "Duplicate connection") {
+		t.Fatalf("python saw %v", line)
+	}
+	// (b) A new incarnation: accepted.
+	if err := cl.Send("newinc"); err != nil {
+		t.Fatal(err)
+	}
+	if v := verdict(); !*v.Accept || v.Rule != "new-incarnation" {
+		t.Fatalf("newinc verdict %+v", v)
+	}
+	if _, err := cl.Expect(ctx, "reconnected"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.Call(ctx, "echo", "still here"); err != nil || got != "still here" {
+		t.Fatalf("echo after the duplicates: %v, %v", got, err)
+	}
+	s := tub.Snapshot()
+	live := 0
+	for _, b := range s.Brokers {
+		if b.PeerTubID == pyID && b.State == snapshot.Live {
+			live++
+		}
+	}
+	if live != 1 {
+		t.Fatalf("%d live brokers to the Foolscap slave, want 1: %+v", live, s.Brokers)
+	}
+}

@@ -330,6 +330,10 @@ func (t *Tub) helloExchange(b *Broker, attempt string, last *negotiation.Connect
 	if !t.cfg.NoAttemptID && b.side == snapshot.Client {
 		mine.AttemptID = attempt
 	}
+	if t.cfg.LegacyHello {
+		mine.Incarnation, mine.LastConnection, mine.AttemptID = "", nil, ""
+		last = nil
+	}
 	b.ownIncarnation = inc
 	b.attempt = attempt
 	b.sentLast = formatConn(last)
@@ -413,6 +417,11 @@ func (t *Tub) masterDecide(b *Broker, offer negotiation.Hello, version int) erro
 		b.writeRaw(negotiation.ErrorDecision(r.err.Error()).Block().Encode())
 		return t.failNegotiation(b, &NegotiationError{Phase: "decision", Err: r.err})
 	}
+	if r.lose {
+		b.raw.BlackHole()
+		t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peer,
+			Message: "decision lost: the socket was black-holed just before it was written"})
+	}
 	if _, err := b.writeRaw(r.decision.Block().Encode()); err != nil {
 		t.detach(b, "writing the decision failed: "+err.Error())
 		return &NegotiationError{Phase: "decision", Err: err}
@@ -426,6 +435,7 @@ func (t *Tub) masterDecide(b *Broker, offer negotiation.Hello, version int) erro
 type masterReply struct {
 	decision negotiation.Decision
 	err      error
+	lose     bool // black-hole the socket before the decision leaves
 }
 
 // slaveAwait reads the master's decision and hands it to the state goroutine.

@@ -66,6 +66,9 @@ type state struct {
 	zombies     []net.Conn // sockets left open by silent restarts
 	reconns     map[*Reconnector]struct{}
 	probes      map[*Broker][]*pendingProbe
+	// loseDecision holds peers ("" for any) whose next decision from us is
+	// to be lost on the wire.
+	loseDecision map[string]bool
 }
 
 type peerInfo struct {
@@ -75,6 +78,7 @@ type peerInfo struct {
 	incarnations []snapshot.IncarnationSeen
 	clone        bool
 	lastIncIdx   int
+	lastAccept   time.Time // our last accept of its offer, as master
 }
 
 // New creates and starts a tub (without listeners; call Listen).
@@ -98,17 +102,18 @@ func New(cfg Config) (*Tub, error) {
 		services: make(map[string]Object),
 		location: cfg.Location,
 		st: &state{
-			incarnation: newIncarnation(),
-			incCount:    1,
-			policy:      cfg.Policy,
-			brokers:     make(map[uint64]*Broker),
-			byPeer:      make(map[string]*Broker),
-			master:      make(map[string]*snapshot.MasterEntry),
-			slave:       make(map[string]*snapshot.SlaveEntry),
-			peers:       make(map[string]*peerInfo),
-			decisions:   make([]snapshot.Decision, 0, cfg.DecisionLogSize),
-			reconns:     make(map[*Reconnector]struct{}),
-			probes:      make(map[*Broker][]*pendingProbe),
+			incarnation:  newIncarnation(),
+			incCount:     1,
+			policy:       cfg.Policy,
+			brokers:      make(map[uint64]*Broker),
+			byPeer:       make(map[string]*Broker),
+			master:       make(map[string]*snapshot.MasterEntry),
+			slave:        make(map[string]*snapshot.SlaveEntry),
+			peers:        make(map[string]*peerInfo),
+			decisions:    make([]snapshot.Decision, 0, cfg.DecisionLogSize),
+			reconns:      make(map[*Reconnector]struct{}),
+			probes:       make(map[*Broker][]*pendingProbe),
+			loseDecision: make(map[string]bool),
 		},
 	}
 	t.runWG.Add(1)
