@@ -210,6 +210,7 @@ func (t *Tub) serveConn(raw *faultnet.Conn) {
 	br := bufio.NewReaderSize(raw, 512)
 	req, err := readBlock(br, t.cfg.MaxHeaderBytes)
 	if err != nil {
+		raw.Write(negotiation.ErrorResponse(err.Error()))
 		t.failNegotiation(b, &NegotiationError{Phase: "prelude", Err: err})
 		return
 	}
