@@ -615,3 +615,17 @@ func formatSeq(sb *strings.Builder, open, close string, items []any) {
 	}
 	sb.WriteString(close)
 }
+
+// OnDisconnect runs f (on the tub's state goroutine; keep it short) when
+// the reference's connection goes away, with the reason. It runs at once
+// if the connection is already gone.
+func (r *RemoteReference) OnDisconnect(f func(reason string)) {
+	b := r.b
+	b.t.post(func(st *state) {
+		if b.state == snapshot.Closed {
+			f("already disconnected")
+			return
+		}
+		b.observers = append(b.observers, f)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"go.uber.org/goleak"
 )
 
@@ -56,5 +57,53 @@ func TestLoopbackCall(t *testing.T) {
 	got, err = ref.Call(ctx, "ping")
 	if err != nil || got != "pong" {
 		t.Fatalf("ping = %v, %v", got, err)
+	}
+}
+
+// On accepting a replacement, the old broker is detached and its
+// disconnect observers have run before the new broker's attach is
+// announced.
+func TestReplacementDetachesBeforeAttach(t *testing.T) {
+	server := newTestTub(t, Config{})
+	furl, _ := server.Register("svc", BuiltinService())
+	// As slave the client's duplicate carries last-connection, so the
+	// master accepts it (same-seqnum).
+	id, _ := IdentityWhere(func(s string) bool { return s < server.TubID() })
+	client := newTestTub(t, Config{Identity: id})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ref, err := client.GetReference(ctx, furl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := client.Subscribe(256)
+	defer sub.Close()
+	observed := make(chan []snapshot.Event, 1)
+	ref.OnDisconnect(func(reason string) { observed <- sub.Drain(0) })
+	f, _ := ParseFURL(furl)
+	if _, err := client.connectBroker(ctx, f, true); err != nil {
+		t.Fatal(err)
+	}
+	var before []snapshot.Event
+	select {
+	case before = <-observed:
+	case <-ctx.Done():
+		t.Fatal("disconnect observer never ran")
+	}
+	for _, ev := range before {
+		if ev.Kind == snapshot.KindBrokerAttached {
+			t.Fatalf("the new broker's attach was announced before the old one's observers ran: %+v", before)
+		}
+	}
+	var detached bool
+	for _, ev := range before {
+		detached = detached || (ev.Kind == snapshot.KindBrokerDetached && ev.BrokerID == ref.Broker().ID())
+	}
+	if !detached {
+		t.Fatalf("the old broker's detach was not announced before its observers ran: %+v", before)
+	}
+	after := waitEvent(t, ctx, sub, func(ev snapshot.Event) bool { return ev.Kind == snapshot.KindBrokerAttached })
+	if after.BrokerID == ref.Broker().ID() {
+		t.Fatal("attached the old broker again")
 	}
 }

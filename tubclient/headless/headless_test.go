@@ -1,0 +1,121 @@
+package headless
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serveInBackground runs Serve until the test ends and returns its output.
+func serveInBackground(t *testing.T, o ServeOptions) (furl string, lines *bufio.Scanner) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, o, pw); pw.Close() }()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, pr)
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	return sc.Text(), sc
+}
+
+func TestServePrintsFURLThenJSONEvents(t *testing.T) {
+	furl, lines := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0", JSON: true, Policy: "probe"})
+	if !strings.HasPrefix(furl, "pb://") || strings.Contains(furl, ":0/") {
+		t.Fatalf("first line %q is not a FURL with the real port", furl)
+	}
+	var out strings.Builder
+	if err := Call(context.Background(), furl, "echo", []string{`[1, "two"]`}, CallOptions{Timeout: 10 * time.Second}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != `[1, "two"]` {
+		t.Fatalf("call printed %q", got)
+	}
+	kinds := map[snapshot.Kind]bool{}
+	for lines.Scan() {
+		var ev snapshot.Event
+		if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+			t.Fatalf("not a JSON event: %q: %v", lines.Text(), err)
+		}
+		kinds[ev.Kind] = true
+		if ev.Kind == snapshot.KindCall {
+			break
+		}
+	}
+	for _, k := range []snapshot.Kind{snapshot.KindOfferReceived, snapshot.KindBrokerAttached, snapshot.KindCall} {
+		if !kinds[k] {
+			t.Errorf("no %s event in the JSON stream (saw %v)", k, kinds)
+		}
+	}
+}
+
+func TestCallFailuresExitWithAMessage(t *testing.T) {
+	furl, _ := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0"})
+	cases := []struct{ furl, method, want string }{
+		{furl, "nosuch", "AttributeError"},
+		{"pb://nonsense", "echo", "bad FURL"},
+		{strings.Replace(furl, "/tubscope", "/wrongname", 1), "echo", "KeyError"},
+	}
+	for _, tc := range cases {
+		err := Call(context.Background(), tc.furl, tc.method, nil, CallOptions{Timeout: 10 * time.Second}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("call %s %s: err = %v, want %q", tc.furl, tc.method, err, tc.want)
+		}
+	}
+}
+
+// `tubscope call` against a Foolscap 21.7 server, and a Foolscap client
+// against `tubscope serve`.
+func TestInteropCallAndServe(t *testing.T) {
+	pypeer.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := pypeer.StartServer(ctx, pypeer.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	var out strings.Builder
+	if err := Call(ctx, srv.FURL(), "echo", []string{"hello foolscap"}, CallOptions{}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != "hello foolscap" {
+		t.Fatalf("tubscope call printed %q", got)
+	}
+	err = Call(ctx, srv.FURL(), "fail", nil, CallOptions{}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ValueError: boom") {
+		t.Fatalf("fail(): %v", err)
+	}
+
+	furl, _ := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0"})
+	cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{Call: "echo", Args: []any{"from python"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	line, err := cl.Expect(ctx, "result", "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line.Event() != "result" || line.String("value") != "from python" {
+		t.Fatalf("python client got %v", line)
+	}
+}
