@@ -324,3 +324,56 @@ func TestInteropDuplicatesTubscopeMaster(t *testing.T) {
 		t.Fatalf("%d live brokers to the Foolscap slave, want 1: %+v", live, s.Brokers)
 	}
 }
+
+// S3 against an unmodified Foolscap client: the first decision is lost and
+// the client retries remembering nothing (last-connection none 0). Foolscap's
+// rules refuse it while the dead broker stands; probe finds that broker
+// silent and accepts the first retry.
+func TestInteropLostDecisionFoolscapClient(t *testing.T) {
+	pypeer.Require(t)
+	for _, policy := range []string{"foolscap", "probe"} {
+		t.Run(policy, func(t *testing.T) {
+			ctx := interopCtx(t)
+			pem, pyID := pythonIdentity(t, ctx)
+			tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, true)})
+			if err := tub.SetPolicyByName(policy); err != nil {
+				t.Fatal(err)
+			}
+			furl, _ := tub.Register("svc", BuiltinService())
+			if err := tub.LoseNextDecision(pyID); err != nil {
+				t.Fatal(err)
+			}
+			sub := tub.Subscribe(4096)
+			defer sub.Close()
+			cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Reconnector: true,
+				ConnectTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Stop()
+			first := waitEvent(t, ctx, sub, func(ev snapshot.Event) bool { return ev.Kind == snapshot.KindVerdict })
+			if !*first.Accept || first.Rule != "no-existing" {
+				t.Fatalf("first verdict %+v", first)
+			}
+			retry := waitEvent(t, ctx, sub, func(ev snapshot.Event) bool {
+				return ev.Kind == snapshot.KindVerdict && ev.Rule != "probe-pending"
+			})
+			if retry.LastConnection != "none 0" || retry.Incarnation != first.Incarnation {
+				t.Fatalf("the retry should be the same incarnation remembering nothing: %+v", retry)
+			}
+			switch policy {
+			case "foolscap":
+				if *retry.Accept || retry.Rule != "never-decided" {
+					t.Fatalf("foolscap verdict on the retry %+v, want the 21.7 lockout (never-decided)", retry)
+				}
+			case "probe":
+				if !*retry.Accept || retry.Rule != "probe-silent" {
+					t.Fatalf("probe verdict on the retry %+v, want probe-silent", retry)
+				}
+				if _, err := cl.Expect(ctx, "connected"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

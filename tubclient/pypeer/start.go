@@ -40,6 +40,9 @@ type ClientOptions struct {
 	Reconnector bool
 	// HandleOld, Keepalive and Disconnect as in ServerOptions.
 	HandleOld, Keepalive, Disconnect time.Duration
+	// ConnectTimeout shortens Foolscap's 120 s outbound connection timeout
+	// (through the tub's connect_timeout test option); 0 keeps it.
+	ConnectTimeout time.Duration
 }
 
 // StartServer runs server.py and waits for its FURL.
@@ -78,6 +81,9 @@ func StartClient(ctx context.Context, furl string, opts ClientOptions) (*Peer, e
 	timing, err := timingArgs(opts.HandleOld, opts.Keepalive, opts.Disconnect)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ConnectTimeout > 0 {
+		timing = append(timing, "--connect-timeout", strconv.FormatFloat(opts.ConnectTimeout.Seconds(), 'f', -1, 64))
 	}
 	return launch(ctx, "client", "client.py", opts.PEM, append(args, timing...), "tub")
 }

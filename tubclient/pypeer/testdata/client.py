@@ -169,10 +169,15 @@ def main():
     p.add_argument("--handle-old", type=float)
     p.add_argument("--keepalive", type=float)
     p.add_argument("--disconnect", type=float)
+    p.add_argument("--connect-timeout", type=float)
     args = p.parse_args()
 
     tub = peerlib.ObservedTub(certFile=args.pem)
     peerlib.set_timing(tub, args.handle_old, args.keepalive, args.disconnect)
+    if args.connect_timeout:
+        # Foolscap's own knob for its 120 s outbound connection timeout;
+        # the protocol is untouched, only the wait before retrying shrinks.
+        tub._test_options = dict(tub._test_options, connect_timeout=args.connect_timeout)
     tub.startService()
     reactor.addSystemEventTrigger("before", "shutdown", tub.stopService)
     emit("tub", tubid=tub.tubID, incarnation=tub.getIncarnationString())
