@@ -107,27 +107,27 @@ func (b *Broker) writeLocked(p []byte) (int, error) {
 	return n, err
 }
 
-// closeConn shuts the socket (TLS close_notify when TLS is up, then FIN).
+// closeConn shuts the socket: TLS close_notify when TLS is up, then FIN.
+// The close_notify write may wait on a peer that stopped reading, so it
+// runs off the caller's goroutine (often the tub's state goroutine).
 func (b *Broker) closeConn() {
 	if !b.closing.CompareAndSwap(false, true) {
 		return
 	}
-	if b.tls != nil {
-		// close_notify is best effort; never block a close on a dead peer.
-		b.raw.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	if b.tls == nil || !b.t.spawn(func() {
 		b.tls.Close()
+		b.raw.Close()
+	}) {
+		b.raw.Close()
 	}
-	b.raw.Close()
 }
 
 // startBroker runs the Banana reader for an attached broker.
 func (t *Tub) startBroker(b *Broker) {
 	b.conn.SetDeadline(time.Time{})
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		b.readLoop()
-	}()
+	if !t.spawn(b.readLoop) {
+		b.closeConn()
+	}
 }
 
 // attachLocked makes b the established broker for its peer.
@@ -248,14 +248,12 @@ func (t *Tub) sendPing(b *Broker) uint64 {
 	b.pings.Add(1)
 	sent := time.Now()
 	b.pingSentAt(n, sent)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
+	t.spawn(func() {
 		if err := b.writePing(n); err != nil {
 			return
 		}
 		t.emit(snapshot.Event{Kind: snapshot.KindPing, BrokerID: b.id, PeerTubID: b.peer, Number: n, Time: sent})
-	}()
+	})
 	return n
 }
 

@@ -105,15 +105,15 @@ func (t *Tub) ForceReconnect(peer string) error {
 	if len(f.Hints) == 0 {
 		return fmt.Errorf("no hints known for %s: it dialed in, so it must reconnect itself", short(peer))
 	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
+	if !t.spawn(func() {
 		ctx, cancel := context.WithTimeout(t.ctx, t.cfg.NegotiationTimeout)
 		defer cancel()
 		if _, err := t.connectBroker(ctx, f, true); err != nil {
 			t.cfg.Logger.Info("forced reconnect failed", "peer", peer, "err", err)
 		}
-	}()
+	}) {
+		return ErrClosed
+	}
 	return nil
 }
 
@@ -157,11 +157,10 @@ func (t *Tub) ConnectTo(furl string, onRef func(*RemoteReference)) (*Reconnector
 		cancel()
 		return nil, err
 	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		r.loop(ctx)
-	}()
+	if !t.spawn(func() { r.loop(ctx) }) {
+		cancel()
+		return nil, ErrClosed
+	}
 	return r, nil
 }
 

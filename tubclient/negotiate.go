@@ -69,8 +69,10 @@ func (t *Tub) Serve(ln net.Listener) (Hint, error) {
 		t.location = append(t.location, h)
 	}
 	t.lnMu.Unlock()
-	t.wg.Add(1)
-	go t.acceptLoop(ln)
+	if !t.spawn(func() { t.acceptLoop(ln) }) {
+		ln.Close()
+		return Hint{}, ErrClosed
+	}
 	return h, nil
 }
 
@@ -93,7 +95,6 @@ func (t *Tub) Listening() []string {
 }
 
 func (t *Tub) acceptLoop(ln net.Listener) {
-	defer t.wg.Done()
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -116,11 +117,10 @@ func (t *Tub) acceptLoop(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.serveConn(wrapConn(c))
-		}()
+		if !t.spawn(func() { t.serveConn(wrapConn(c)) }) {
+			c.Close()
+			return
+		}
 	}
 }
 

@@ -32,9 +32,13 @@ type Tub struct {
 	quit   chan struct{}
 	closed atomic.Bool
 	runWG  sync.WaitGroup // the state goroutine
-	wg     sync.WaitGroup // listeners, negotiations, brokers, reconnectors
-	ctx    context.Context
-	cancel context.CancelFunc
+	// wg counts every other goroutine the tub starts (listeners,
+	// negotiations, broker readers, reconnectors, pings, closes); spawn
+	// refuses new ones once Close has begun, so Add never races Wait.
+	spawnMu sync.Mutex
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	hub      hub
 	eventSeq atomic.Uint64
@@ -208,10 +212,28 @@ func (t *Tub) emit(ev snapshot.Event) {
 // Subscribe returns a bounded feed of this tub's events.
 func (t *Tub) Subscribe(capacity int) *Subscription { return t.hub.subscribe(capacity) }
 
+// spawn runs f in a goroutine counted by t.wg, unless the tub is closing.
+func (t *Tub) spawn(f func()) bool {
+	t.spawnMu.Lock()
+	defer t.spawnMu.Unlock()
+	if t.closed.Load() {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
+}
+
 // Close stops listeners, reconnectors and brokers and waits for every
 // goroutine the tub started.
 func (t *Tub) Close() error {
-	if !t.closed.CompareAndSwap(false, true) {
+	t.spawnMu.Lock()
+	first := t.closed.CompareAndSwap(false, true)
+	t.spawnMu.Unlock()
+	if !first {
 		return nil
 	}
 	t.lnMu.Lock()
@@ -225,7 +247,7 @@ func (t *Tub) Close() error {
 			r.stopLocked()
 		}
 		for _, b := range st.brokers {
-			b.conn.Close()
+			b.closeConn()
 		}
 		for _, z := range st.zombies {
 			z.Close()
