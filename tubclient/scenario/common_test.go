@@ -16,10 +16,10 @@ import (
 // Timer settings shared by the scenarios. The master reaps a silent broker
 // after DisconnectTimeout; the client retries at most a second apart.
 const (
-	keepalive   = 2 * time.Second
-	disconnect  = 8 * time.Second
-	negTimeout  = 2 * time.Second
-	maxBackoff  = time.Second
+	keepalive  = 2 * time.Second
+	disconnect = 8 * time.Second
+	negTimeout = 2 * time.Second
+	maxBackoff = time.Second
 )
 
 func masterConfig(id *tubclient.Identity, p negotiation.Policy) tubclient.Config {

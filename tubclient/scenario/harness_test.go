@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,9 +38,13 @@ type node struct {
 	tub  *tubclient.Tub
 	path *faultnet.Path
 	furl string
+	// finless makes the node's outbound connections close without a FIN
+	// (a partition), for as long as it is set.
+	finless atomic.Bool
 
-	mu     sync.Mutex
-	events []snapshot.Event
+	mu          sync.Mutex
+	events      []snapshot.Event
+	partitioned []*finlessConn // closed for real when the world ends
 }
 
 func newWorld(t *testing.T, scenario, policy string) *world {
@@ -66,7 +71,7 @@ func (w *world) addNode(name string, cfg tubclient.Config, listeners ...[]string
 	w.t.Helper()
 	n := &node{w: w, name: name, path: faultnet.NewPath(nil)}
 	dial := w.net.dialer(name)
-	cfg.Dial = (&pathDialer{path: n.path, dial: dial}).DialContext
+	cfg.Dial = (&pathDialer{path: n.path, dial: dial, node: n}).DialContext
 	cfg.Location = nil
 	for _, group := range listeners {
 		for _, a := range group {
@@ -90,6 +95,11 @@ func (w *world) addNode(name string, cfg tubclient.Config, listeners ...[]string
 	go n.record(sub, stop, stopped)
 	w.t.Cleanup(func() {
 		tub.Close()
+		n.mu.Lock()
+		for _, c := range n.partitioned {
+			c.Conn.Close()
+		}
+		n.mu.Unlock()
 		close(stop)
 		<-stopped
 		sub.Close()
@@ -125,15 +135,24 @@ func (n *node) record(sub *tubclient.Subscription, stop, stopped chan struct{}) 
 }
 
 // pathDialer routes a node's outbound connections through its fault path.
+// While finless is set, closing one of them sends no FIN (finlessConn).
 type pathDialer struct {
 	path *faultnet.Path
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	node *node
 }
 
 func (d *pathDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := d.dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
+	}
+	if d.node.finless.Load() {
+		fc := &finlessConn{Conn: c}
+		d.node.mu.Lock()
+		d.node.partitioned = append(d.node.partitioned, fc)
+		d.node.mu.Unlock()
+		c = fc
 	}
 	return d.path.Wrap(c), nil
 }
