@@ -50,7 +50,14 @@ type expect struct {
 // forEachPolicy runs body in its own bubble under every policy, failing if
 // table lacks a row for one.
 func forEachPolicy[E any](t *testing.T, table map[string]E, body func(t *testing.T, policy string, e E)) {
-	for _, name := range negotiation.PolicyNames() {
+	names := negotiation.PolicyNames()
+	for name := range table {
+		if _, ok := variants[name]; ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names[len(negotiation.PolicyNames()):])
+	for _, name := range names {
 		e, ok := table[name]
 		if !ok {
 			t.Errorf("no expectation for policy %s", name)

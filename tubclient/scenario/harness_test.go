@@ -316,8 +316,17 @@ func identities(t *testing.T, n int) (*tubclient.Identity, []*tubclient.Identity
 	return m, out
 }
 
+// variants are policies with non-default settings that some scenarios add
+// as rows of their own.
+var variants = map[string]negotiation.Policy{
+	"handle-old-2s": negotiation.HandleOld{Threshold: 2 * time.Second},
+}
+
 func policy(t *testing.T, name string) negotiation.Policy {
 	t.Helper()
+	if p, ok := variants[name]; ok {
+		return p
+	}
 	p, err := negotiation.PolicyByName(name)
 	if err != nil {
 		t.Fatal(err)
