@@ -106,6 +106,13 @@ func (m Model) standing() string {
 			parts = append(parts, "demo: 1-9 picks a client")
 		}
 	}
+	if m.eventsSeen > 0 {
+		last := string(m.lastEvent.Kind)
+		if m.lastEvent.PeerTubID != "" {
+			last += " " + views.Short(m.lastEvent.PeerTubID, 8)
+		}
+		parts = append(parts, strconv.FormatUint(m.eventsSeen, 10)+" events, last "+last)
+	}
 	if m.dropped > 0 {
 		parts = append(parts, "feed dropped "+strconv.FormatUint(m.dropped, 10))
 	}

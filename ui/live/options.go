@@ -3,13 +3,10 @@
 // operator's own. It adapts tubclient to the ui.Engine interface.
 package live
 
-import (
-	"context"
-	"errors"
-	"time"
-)
+import "time"
 
-// DemoOptions are `tubscope demo`'s flags.
+// DemoOptions are `tubscope demo`'s flags. A zero Keepalive or
+// DisconnectTimeout turns that timer off.
 type DemoOptions struct {
 	Clients           int
 	Policy            string
@@ -28,11 +25,3 @@ type InspectOptions struct {
 	ExportDir         string
 	FURLs             []string
 }
-
-var errUnbuilt = errors.New("not available in this build")
-
-// Demo runs the inspector on the built-in demo.
-func Demo(ctx context.Context, o DemoOptions) error { return errUnbuilt }
-
-// Inspect runs the inspector on a tub of the operator's own.
-func Inspect(ctx context.Context, o InspectOptions) error { return errUnbuilt }

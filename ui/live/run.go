@@ -1,0 +1,107 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/demo"
+	"github.com/tubscope/tubscope/ui"
+)
+
+// ServiceName is the swissnum under which an inspected tub offers the
+// built-in echo/ping service, so peers have something to call.
+const ServiceName = "tubscope"
+
+// Demo runs the inspector on the built-in demo until the operator quits.
+func Demo(ctx context.Context, o DemoOptions) error {
+	d, err := demo.Start(ctx, demo.Options{
+		Clients:           o.Clients,
+		Policy:            o.Policy,
+		Keepalive:         offWhenZero(o.Keepalive),
+		DisconnectTimeout: offWhenZero(o.DisconnectTimeout),
+	})
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("tubscope demo · queen %s · %d clients", short(d.Queen().TubID()), len(d.Clients()))
+	return errors.Join(ui.Run(NewDemoEngine(d), ui.Options{ExportDir: o.ExportDir, Title: title}), d.Close())
+}
+
+// offWhenZero maps the flags' "0 is off" onto demo.Options, where zero
+// means the demo's default and a negative value means off.
+func offWhenZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// Inspect runs the inspector on a tub of the operator's own until the
+// operator quits.
+func Inspect(ctx context.Context, o InspectOptions) error {
+	t, err := NewInspectTub(o)
+	if err != nil {
+		return err
+	}
+	title := "tubscope · " + short(t.TubID())
+	return errors.Join(ui.Run(NewEngine(t), ui.Options{ExportDir: o.ExportDir, Title: title}), t.Close())
+}
+
+// NewInspectTub builds the tub `tubscope inspect` shows: its identity from
+// KeyFile (created when missing), listening when Listen is set, offering
+// the built-in service, and connecting to every FURL.
+func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
+	policy := o.Policy
+	if policy == "" {
+		policy = negotiation.PolicyFoolscap
+	}
+	p, err := negotiation.PolicyByName(policy)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range o.FURLs {
+		if _, err := tubclient.ParseFURL(s); err != nil {
+			return nil, err
+		}
+	}
+	var id *tubclient.Identity
+	if o.KeyFile != "" {
+		if id, err = tubclient.LoadOrCreateIdentity(o.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	t, err := tubclient.New(tubclient.Config{
+		Identity:          id,
+		Nickname:          "tubscope",
+		Policy:            p,
+		KeepaliveTimeout:  max(o.Keepalive, 0),
+		DisconnectTimeout: max(o.DisconnectTimeout, 0),
+	})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*tubclient.Tub, error) {
+		t.Close()
+		return nil, err
+	}
+	if o.Listen != "" {
+		if _, err := t.Listen(o.Listen); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := t.Register(ServiceName, tubclient.BuiltinService()); err != nil {
+		return fail(err)
+	}
+	for _, s := range o.FURLs {
+		if _, err := t.ConnectTo(s, nil); err != nil {
+			return fail(err)
+		}
+	}
+	return t, nil
+}
+
+func short(tubid string) string { return tubid[:min(8, len(tubid))] }
