@@ -94,7 +94,7 @@ func runDemo(args []string) error {
 	fs.IntVar(&o.Clients, "clients", 5, "number of demo client tubs")
 	fs.StringVar(&o.Policy, "policy", "foolscap", "the queen's duplicate-connection policy")
 	fs.DurationVar(&o.Keepalive, "keepalive", 3*time.Second, "PING after this long idle")
-	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
+	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 10*time.Second, "the queen drops a connection silent this long (0: off)")
 	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")
 	fs.Parse(args)
 	return live.Demo(context.Background(), o)
