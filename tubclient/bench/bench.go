@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/tubscope/tubscope/tubclient/pypeer"
+)
+
+// runner carries one run's options and the figures later rows compare
+// against.
+type runner struct {
+	o     Options
+	table *Table
+	// foolscap is nil when a Foolscap peer can run; otherwise why not.
+	foolscap error
+	// negRate is tubscope's negotiation throughput from row 1 (neg/s).
+	negRate float64
+}
+
+// Run measures and writes the table to out. Every comparison is made in
+// this one run on this one machine.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	o = o.filled()
+	// Both ends of every connection live in this process, and silent
+	// restarts keep their black-holed sockets open.
+	fds := raiseFDLimit(uint64(6*max(o.N, o.Idle) + 4096))
+	mode := "full"
+	if o.Quick {
+		mode = "quick"
+	}
+	r := &runner{o: o, table: &Table{Header: fmt.Sprintf(
+		"tubscope bench (%s) — GOMAXPROCS=%d, NumCPU=%d, %s %s/%s; N=%d, idle=%d, throughput runs %s; RLIMIT_NOFILE=%d",
+		mode, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		o.N, o.Idle, o.Duration, fds)}}
+	switch {
+	case o.NoFoolscap:
+		r.foolscap = errors.New("skipped: --no-foolscap")
+	default:
+		if err := pypeer.Available(); err != nil {
+			if os.Getenv("CI") != "" {
+				return fmt.Errorf("bench: a Foolscap 21.7 peer is required in CI: %w", err)
+			}
+			r.foolscap = fmt.Errorf("skipped: Foolscap unavailable (%v)", err)
+		}
+	}
+	for _, row := range []func(context.Context) error{r.throughput, r.recoveryS1, r.recoveryS3, r.storm, r.idle} {
+		if err := row(ctx); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	_, err := r.table.WriteTo(out)
+	return err
+}

@@ -1,0 +1,269 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/faultnet"
+)
+
+// recoveryPolicies are the master policies rows 2 and 3 compare.
+var recoveryPolicies = []string{negotiation.PolicyFoolscap, negotiation.PolicyProbe, negotiation.PolicyAttemptID}
+
+const (
+	s1Retry = 100 * time.Millisecond
+	s1Bound = 20 * time.Second
+	s3Retry = 250 * time.Millisecond
+	// s3Timeout is the Go client's negotiation timeout in row 3, which is
+	// how long it takes to notice the lost decision.
+	s3Timeout = time.Second
+	// foolscapTimeout is an unmodified Foolscap client's own negotiation
+	// timeout.
+	foolscapTimeout = 120 * time.Second
+	probeTarget     = 2 * time.Second
+)
+
+func (r *runner) samples() int {
+	if r.o.Quick {
+		return 3
+	}
+	return 10
+}
+
+// s1Result is one policy's silent-restart recoveries.
+type s1Result struct {
+	times   []time.Duration
+	rejects int
+	failed  int
+	rules   map[string]int
+	lastErr error
+}
+
+// silentRestarts connects client to furl, then samples times: black-holes
+// the client's path, restarts it silently (a new incarnation, same key)
+// and times its first dial to its first successful call.
+func silentRestarts(ctx context.Context, client *tubclient.Tub, path *faultnet.Path, furl string, samples int, rule func() string) (s1Result, error) {
+	res := s1Result{rules: map[string]int{}}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err := callOnce(cctx, client, furl)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("first connection: %w", err)
+	}
+	for range samples {
+		path.BlackHoleAll()
+		if err := client.Restart(true); err != nil {
+			return res, err
+		}
+		d, rej, err := recoverCall(ctx, client, furl, s1Bound, s1Retry)
+		res.rejects += rej
+		if err != nil {
+			res.failed++
+			res.lastErr = err
+			continue
+		}
+		res.times = append(res.times, d)
+		if rule != nil {
+			res.rules[rule()]++
+		}
+	}
+	return res, nil
+}
+
+// lastRule is the rule of master's newest decision about peer.
+func lastRule(master *tubclient.Tub, peer string) string {
+	ds := master.Snapshot().Decisions
+	for i := len(ds) - 1; i >= 0; i-- {
+		if ds[i].PeerTubID == peer {
+			return ds[i].Rule
+		}
+	}
+	return "?"
+}
+
+func (r *runner) s1Line(who string, res s1Result, n int) {
+	value := fmt.Sprintf("median %s, max %s (%d/%d)", ms(median(res.times)), ms(maxDuration(res.times)), len(res.times), n)
+	verdict := targetMet
+	switch {
+	case res.failed > 0:
+		verdict = fmt.Sprintf("gap: %d of %d never recovered within %s (%v)", res.failed, n, s1Bound, res.lastErr)
+	case res.rejects > 0:
+		verdict = fmt.Sprintf("gap: %d offers rejected first", res.rejects)
+	}
+	if len(res.rules) > 0 {
+		var rs []string
+		for _, p := range sortedKeys(res.rules) {
+			rs = append(rs, fmt.Sprintf("%s×%d", p, res.rules[p]))
+		}
+		who += " [" + strings.Join(rs, " ") + "]"
+	}
+	r.table.add(RowS1, who, value, "first offer accepted", verdict)
+}
+
+// recoveryS1 is row 2.
+func (r *runner) recoveryS1(ctx context.Context) error {
+	n := r.samples()
+	for _, pol := range recoveryPolicies {
+		p, err := negotiation.PolicyByName(pol)
+		if err != nil {
+			return err
+		}
+		master, furl, err := startMaster(tubclient.Config{Policy: p})
+		if err != nil {
+			return err
+		}
+		client, path, err := pathClient(master.TubID(), 10*time.Second)
+		if err != nil {
+			master.Close()
+			return err
+		}
+		res, err := silentRestarts(ctx, client, path, furl, n, func() string { return lastRule(master, client.TubID()) })
+		client.Close()
+		master.Close()
+		if err != nil {
+			return fmt.Errorf("S1 %s: %w", pol, err)
+		}
+		r.s1Line("tubscope master, "+pol, res, n)
+	}
+	if r.foolscap != nil {
+		r.table.add(RowS1, "Foolscap 21.7 master (pypeer)", "—", "", r.foolscap.Error())
+	} else {
+		id, err := tubclient.NewIdentity()
+		if err != nil {
+			return err
+		}
+		fs, err := startFoolscap(ctx, id)
+		if err != nil {
+			return fmt.Errorf("S1 foolscap server: %w", err)
+		}
+		client, path, err := pathClient(fs.TubID(), 10*time.Second)
+		if err != nil {
+			fs.Stop()
+			return err
+		}
+		res, err := silentRestarts(ctx, client, path, fs.FURL(), n, nil)
+		client.Close()
+		if serr := fs.Stop(); serr != nil {
+			r.table.note("row 2 Foolscap server stop: %v", serr)
+		}
+		if err != nil {
+			return fmt.Errorf("S1 foolscap: %w", err)
+		}
+		r.s1Line("Foolscap 21.7 master (pypeer)", res, n)
+	}
+	r.table.note("row 2: a Go client tub (slave) routed through a fault path; per sample its path is black-holed and it "+
+		"restarts silently with the same key (new incarnation, sockets left open); time from its first new dial to its "+
+		"first successful ping, %d samples; the master's rules are in brackets.", n)
+	return nil
+}
+
+// pathClient makes a client tub, slave to master, whose connections go
+// through a fault path.
+func pathClient(master string, negTimeout time.Duration) (*tubclient.Tub, *faultnet.Path, error) {
+	id, err := slaveOf(master)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := faultnet.NewPath(nil)
+	d := &faultnet.Dialer{Path: path}
+	t, err := tubclient.New(tubclient.Config{Identity: id, Dial: d.DialContext, NegotiationTimeout: negTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, path, nil
+}
+
+// recoveryS3 is row 3: the master's first decision is lost, the client
+// times out and comes back remembering nothing.
+func (r *runner) recoveryS3(ctx context.Context) error {
+	bound := r.o.lockoutBound()
+	for _, pol := range recoveryPolicies {
+		p, err := negotiation.PolicyByName(pol)
+		if err != nil {
+			return err
+		}
+		master, furl, err := startMasterOn(tubclient.Config{Policy: p},
+			func(ln net.Listener) net.Listener { return &firstFINLost{Listener: ln} })
+		if err != nil {
+			return err
+		}
+		client, _, err := pathClient(master.TubID(), s3Timeout)
+		if err != nil {
+			master.Close()
+			return err
+		}
+		d, rejects, rule, err, setupErr := lostDecision(ctx, master, client, furl, bound)
+		client.Close()
+		master.Close()
+		if setupErr != nil {
+			return fmt.Errorf("S3 %s: %w", pol, setupErr)
+		}
+		who := "tubscope master, " + pol
+		target := "first retry accepted"
+		switch pol {
+		case negotiation.PolicyFoolscap:
+			target = "keeps rejecting (21.7 lockout)"
+		case negotiation.PolicyProbe:
+			target = fmt.Sprintf("first retry accepted ≤ %s", probeTarget)
+		}
+		var value, verdict string
+		if err != nil {
+			value = fmt.Sprintf("rejected for >%s (%d offers), gave up", bound.Round(time.Second), rejects)
+			if !rejected(err) {
+				value = fmt.Sprintf("no success for >%s (%d rejected; last: %v)", bound.Round(time.Second), rejects, err)
+			}
+			if pol == negotiation.PolicyFoolscap && rejected(err) {
+				verdict = targetMet
+			} else {
+				verdict = "gap: never recovered"
+			}
+		} else {
+			value = fmt.Sprintf("%s after %d rejects [%s]", ms(d), rejects, rule)
+			switch {
+			case pol == negotiation.PolicyFoolscap:
+				verdict = "gap: accepted, the lockout was not reproduced"
+			case rejects > 0:
+				verdict = fmt.Sprintf("gap: %d rejects first", rejects)
+			case pol == negotiation.PolicyProbe && d > probeTarget:
+				verdict = fmt.Sprintf("gap: %s over %s", ms(d-probeTarget), probeTarget)
+			default:
+				verdict = targetMet
+			}
+		}
+		r.table.add(RowS3, who, value, target, verdict)
+	}
+	r.table.note("row 3: the tubscope master black-holes the socket just before its first accepting decision "+
+		"(LoseNextDecision), and that connection's path is dead both ways, so the client's FIN on giving up never "+
+		"reaches the master either (a bench listener wrapper holds it back: faultnet's black hole lets a FIN through); the Go client (negotiation timeout %s) times out, remembers no decision, and retries "+
+		"every %s; time from its first retry's dial to its first successful ping. An unmodified Foolscap client "+
+		"would first wait out its own %s negotiation timeout before retrying, adding %s to every figure in this row.",
+		s3Timeout, s3Retry, foolscapTimeout, foolscapTimeout)
+	return nil
+}
+
+// lostDecision runs one S3 scenario and returns the recovery time from the
+// first retry, the rejections before it, the master's rule, or the last
+// error when it never recovered within bound; setupErr when the scenario
+// itself could not be staged.
+func lostDecision(ctx context.Context, master, client *tubclient.Tub, furl string, bound time.Duration) (d time.Duration, rejects int, rule string, err, setupErr error) {
+	if err := master.LoseNextDecision(client.TubID()); err != nil {
+		return 0, 0, "", nil, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*s3Timeout)
+	_, err = callOnce(fctx, client, furl)
+	cancel()
+	if err == nil {
+		return 0, 0, "", nil, errors.New("the first decision arrived although it was to be lost")
+	}
+	d, rejects, err = recoverCall(ctx, client, furl, bound, s3Retry)
+	if err != nil {
+		return d, rejects, "", err, nil
+	}
+	return d, rejects, lastRule(master, client.TubID()), nil, nil
+}
