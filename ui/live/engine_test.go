@@ -42,16 +42,33 @@ func waitSnap(t *testing.T, ctx context.Context, e ui.Engine, f ui.Feed, what st
 	}
 }
 
-func liveBrokers(n int) func(snapshot.Snapshot) bool {
+// clientsLive holds when every demo client has heard the queen's decision
+// on its current connection and the queen holds that connection live.
+func clientsLive(d *demo.Demo) func(snapshot.Snapshot) bool {
 	return func(s snapshot.Snapshot) bool {
-		live := 0
-		for _, b := range s.Brokers {
-			if b.State == snapshot.Live {
-				live++
+		for i := range d.Clients() {
+			c, err := d.Client(i)
+			if err != nil {
+				return false
+			}
+			if !liveBetween(s, c) {
+				return false
 			}
 		}
-		return live == n
+		return true
 	}
+}
+
+func liveBetween(s snapshot.Snapshot, c *tubclient.Tub) bool {
+	live := func(bs []snapshot.Broker, peer, inc string) bool {
+		for _, b := range bs {
+			if b.PeerTubID == peer && b.PeerIncarnation == inc && b.State == snapshot.Live {
+				return true
+			}
+		}
+		return false
+	}
+	return live(s.Brokers, c.TubID(), c.Incarnation()) && live(c.Snapshot().Brokers, s.TubID, s.Incarnation)
 }
 
 func accepted(peer, rule string, after uint64) func(snapshot.Snapshot) bool {
@@ -97,7 +114,7 @@ func TestDemoEngineActions(t *testing.T) {
 	if !ok || len(names) != 2 || names[0] != "client-1" {
 		t.Fatalf("Demo() = %v, %v", names, ok)
 	}
-	s := waitSnap(t, ctx, e, f, "two live clients", liveBrokers(2))
+	s := waitSnap(t, ctx, e, f, "two live clients", clientsLive(d))
 	c0, _ := d.Client(0)
 
 	// The power-cut key reaches the client, and the queen tells the story.
@@ -105,7 +122,9 @@ func TestDemoEngineActions(t *testing.T) {
 	if err := e.Do(ui.Action{Kind: ui.ActPowerCut, Client: 0}); err != nil {
 		t.Fatal(err)
 	}
-	s = waitSnap(t, ctx, e, f, "new-incarnation accept", accepted(c0.TubID(), string(negotiation.RuleNewIncarnation), before))
+	s = waitSnap(t, ctx, e, f, "new-incarnation accept", func(s snapshot.Snapshot) bool {
+		return accepted(c0.TubID(), string(negotiation.RuleNewIncarnation), before)(s) && clientsLive(d)(s)
+	})
 
 	// Reconnecting a demo client from the queen's table makes the client dial.
 	before = lastSeq(s)

@@ -1,0 +1,136 @@
+package live
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession is a detached tmux server of its own (its -L socket name is
+// unique to the test) holding one fixed-size pane.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (s *tmuxSession) capture() string {
+	s.t.Helper()
+	out, err := s.tmux("capture-pane", "-p", "-t", s.name)
+	if err != nil {
+		s.t.Fatalf("capture-pane: %v: %s", err, out)
+	}
+	return out
+}
+
+func (s *tmuxSession) send(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("send-keys %q: %v: %s", keys, err, out)
+	}
+}
+
+// await polls the pane until ok accepts its text; the deadline is shared by
+// the whole test.
+func (s *tmuxSession) await(deadline time.Time, what string, ok func(screen string) bool) string {
+	s.t.Helper()
+	for {
+		screen := s.capture()
+		if ok(screen) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waiting for %s; the screen reads:\n%s", what, screen)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a real terminal
+	}
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+var liveClientRow = regexp.MustCompile(`(?m)^\S*\s+([a-z2-7]{8}) (client-\d)\s.*● live`)
+
+// TestEndToEndPowerCutInTmux runs `tubscope demo` in a real terminal,
+// power-cuts client-1 from the keyboard and waits for the queen's decision
+// log to show the ticket's story: an accept by the new-incarnation rule.
+// Then q must end the process and give the terminal back.
+func TestEndToEndPowerCutInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is required under CI: ", err)
+		}
+		t.Skip("tmux not installed")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+
+	bin := filepath.Join(t.TempDir(), "tubscope")
+	build := exec.Command(goTool(), "build", "-o", bin, "github.com/tubscope/tubscope")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("tubscope-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()), name: "demo"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	// The shell around tubscope reports its exit status and whether the
+	// tty's modes came back as they were, then keeps the pane open so the
+	// restored screen can be read. -f /dev/null ignores any user tmux
+	// configuration.
+	script := `before=$(stty -g); ` + bin + ` demo --clients 3 --export-dir ` + t.TempDir() +
+		`; status=$?; if [ "$(stty -g)" = "$before" ]; then tty=restored; else tty=changed; fi` +
+		`; echo "tubscope exited $status, tty $tty"; exec cat`
+	out, err := s.tmux("-f", "/dev/null", "new-session", "-d", "-s", s.name, "-x", "160", "-y", "48", script)
+	if err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+
+	screen := s.await(deadline, "three live demo clients", func(screen string) bool {
+		return len(liveClientRow.FindAllString(screen, -1)) == 3
+	})
+	var client1 string
+	for _, m := range liveClientRow.FindAllStringSubmatch(screen, -1) {
+		if m[2] == "client-1" {
+			client1 = m[1]
+		}
+	}
+	if client1 == "" {
+		t.Fatalf("no client-1 row:\n%s", screen)
+	}
+
+	s.send("1")
+	s.await(deadline, "client-1 picked", func(screen string) bool { return strings.Contains(screen, "demo client: client-1") })
+	s.send("P")
+	story := regexp.MustCompile(`(?m)^.*` + client1 + `\s.*ACCEPT\s+new-incarnation\b`)
+	s.await(deadline, "an ACCEPT new-incarnation line for client-1", story.MatchString)
+
+	s.send("q")
+	final := s.await(deadline, "tubscope to exit", func(screen string) bool { return strings.Contains(screen, "tubscope exited") })
+	if !strings.Contains(final, "tubscope exited 0, tty restored") {
+		t.Errorf("after q:\n%s", final)
+	}
+	if strings.Contains(final, "Decision log") {
+		t.Errorf("the inspector is still on the screen after exit:\n%s", final)
+	}
+	out, err = s.tmux("display-message", "-p", "-t", s.name, "#{alternate_on} #{cursor_flag}")
+	if err != nil {
+		t.Fatalf("display-message: %v: %s", err, out)
+	}
+	if got := strings.TrimSpace(out); got != "0 1" {
+		t.Errorf("after q: alternate screen, cursor visible = %q, want \"0 1\"", got)
+	}
+}
