@@ -259,9 +259,9 @@ func (w *world) dump() string {
 				d.Accept, d.Rule, d.Current, d.Error)
 		}
 		for _, ev := range n.Events(snapshot.KindBrokerAttached, snapshot.KindBrokerDetached, snapshot.KindBrokerSuspect,
-			snapshot.KindClone, snapshot.KindIncarnation) {
-			fmt.Fprintf(&sb, "    %s event %s broker=%d peer=%s role=%s remote=%s reason=%q msg=%q\n",
-				ev.Time.Format("15:04:05.000"), ev.Kind, ev.BrokerID, name(ev.PeerTubID), ev.Role, ev.Remote, ev.Reason, ev.Message)
+			snapshot.KindClone, snapshot.KindIncarnation, snapshot.KindNegotiationFailed) {
+			fmt.Fprintf(&sb, "    %s event %s broker=%d peer=%s role=%s remote=%s reason=%q msg=%q err=%q\n",
+				ev.Time.Format("15:04:05.000"), ev.Kind, ev.BrokerID, name(ev.PeerTubID), ev.Role, ev.Remote, ev.Reason, ev.Message, ev.Err)
 		}
 	}
 	return sb.String()

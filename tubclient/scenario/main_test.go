@@ -27,6 +27,7 @@ type outcome struct {
 	rule      string
 	after     time.Duration
 	note      string
+	state     string // overrides the recovered/locked-out column when set
 }
 
 var matrix struct {
@@ -64,6 +65,9 @@ func printMatrix() {
 		state := "locked out"
 		if o.recovered {
 			state = fmt.Sprintf("recovered after %s", o.after.Round(10*time.Millisecond))
+		}
+		if o.state != "" {
+			state = o.state
 		}
 		fmt.Fprintf(&sb, "  %-4s %-14s %-26s %-24s %s\n", k[0], k[1], state, o.rule, o.note)
 	}

@@ -60,7 +60,7 @@ func (n *pipeNet) dialer(host string) func(ctx context.Context, network, addr st
 		}
 		a, b := bufferedPipe()
 		client := &addrConn{Conn: a, local: local, remote: pipeAddr(addr)}
-		server := &addrConn{Conn: b, local: l.addr, remote: local}
+		server := &addrConn{Conn: b, local: pipeAddr(addr), remote: local}
 		select {
 		case l.conns <- server:
 			return client, nil
