@@ -48,11 +48,12 @@ func (t *Tub) Restart(silent bool) error {
 func (t *Tub) abandonLocked(st *state, b *Broker) {
 	b.raw.BlackHole()
 	b.closing.Store(true) // nothing more is written
-	b.state = snapshot.Closed
-	delete(st.brokers, b.id)
-	if st.byPeer[b.peer] == b {
+	if b.state != snapshot.Negotiating && st.byPeer[b.peer] == b {
+		// A negotiating broker's peer fields belong to its own goroutine.
 		delete(st.byPeer, b.peer)
 	}
+	b.state = snapshot.Closed
+	delete(st.brokers, b.id)
 	close(b.done)
 	if b.pb != nil {
 		b.pb.fail(&DeadReferenceError{Reason: "tub restarted"})
@@ -77,7 +78,7 @@ func (t *Tub) DropBroker(id uint64) error {
 func (t *Tub) BlackHoleBroker(id uint64) error {
 	return t.withBroker(id, func(st *state, b *Broker) {
 		b.raw.BlackHole()
-		t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peer,
+		t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peerIfKnown(),
 			Message: "black-holed: no bytes either way, no FIN"})
 	})
 }
@@ -86,7 +87,7 @@ func (t *Tub) BlackHoleBroker(id uint64) error {
 func (t *Tub) ResetBroker(id uint64) error {
 	return t.withBroker(id, func(st *state, b *Broker) {
 		b.raw.Reset()
-		t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peer, Message: "reset (RST)"})
+		t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peerIfKnown(), Message: "reset (RST)"})
 	})
 }
 
@@ -146,4 +147,13 @@ func (t *Tub) LoseNextDecision(peer string) error {
 // carries last-connection "none 0".
 func (t *Tub) Forget(peer string) error {
 	return t.do(func(st *state) { delete(st.slave, peer) })
+}
+
+// peerIfKnown is the peer's tubid once the state goroutine owns the
+// broker's fields, "" while it still negotiates. Call on the state goroutine.
+func (b *Broker) peerIfKnown() string {
+	if b.state == snapshot.Negotiating {
+		return ""
+	}
+	return b.peer
 }

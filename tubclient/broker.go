@@ -167,7 +167,8 @@ func (t *Tub) detachLocked(st *state, b *Broker, reason string) {
 	b.state = snapshot.Closed
 	b.closeConn()
 	delete(st.brokers, b.id)
-	if st.byPeer[b.peer] == b {
+	// A negotiating broker's peer fields belong to its own goroutine.
+	if wasAttached && st.byPeer[b.peer] == b {
 		delete(st.byPeer, b.peer)
 	}
 	for _, p := range st.probes[b] {

@@ -147,7 +147,8 @@ func (c *Conn) refreshLocked() {
 }
 
 // BlackHole stops both directions without telling either end: writes
-// succeed and vanish, reads wait and whatever arrives is discarded.
+// succeed and vanish, reads wait and whatever arrives is discarded, the
+// peer's FIN or RST included.
 func (c *Conn) BlackHole() {
 	c.mu.Lock()
 	c.blackholed = true
@@ -331,6 +332,11 @@ func (c *Conn) readSlow(p []byte) (int, error) {
 			c.mu.Unlock()
 		} else {
 			n, err = c.Conn.Read(p)
+			if err != nil && n == 0 && c.peerEndUnseen(err) {
+				// The peer's FIN or RST cannot cross a dead path: keep the
+				// socket looking alive until our deadline or our Close.
+				return 0, c.await(nil, time.Time{}, &c.readDL, "read")
+			}
 			if n > 0 {
 				c.mu.Lock()
 				hold := c.sampleLocked(Inbound)
@@ -639,4 +645,19 @@ func (c *Conn) writeErr(err error) error {
 		return c.opErr("write", net.ErrClosed)
 	}
 	return err
+}
+
+// peerEndUnseen reports whether err is the peer ending the connection while
+// inbound traffic is dark, so that the end must not be delivered.
+func (c *Conn) peerEndUnseen(err error) bool {
+	if c.closed() {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blackholed || c.dropBudget[Inbound] == 0
 }

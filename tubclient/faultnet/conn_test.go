@@ -641,3 +641,44 @@ func BenchmarkConnPassthrough(b *testing.B) {
 		})
 	}
 }
+
+// A black-holed socket never learns that the peer went away: the peer's
+// FIN (or RST) is lost on the dead path like every other byte.
+func TestBlackHoleHidesPeerClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(raw, nil)
+	defer c.Close()
+	peer := <-accepted
+	c.BlackHole()
+	peer.Close()
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err = c.Read(make([]byte, 16))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read on a black-holed conn after the peer closed: %v, want a timeout", err)
+	}
+	// A local Close still ends a blocked read at once.
+	c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		done <- err
+	}()
+	c.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after local Close: %v", err)
+	}
+}
