@@ -57,6 +57,10 @@ type Broker struct {
 	wbuf    []byte
 	closing atomic.Bool
 	done    chan struct{} // closed when the broker is detached
+	// ready is closed once Banana may flow: the master has written its
+	// decision (or the slave has read it). The broker is attached a moment
+	// earlier, and nothing else may reach the wire before the decision.
+	ready chan struct{}
 
 	pb *pbConn
 }
@@ -66,7 +70,7 @@ func (t *Tub) newBroker(raw *faultnet.Conn, side snapshot.Side) *Broker {
 	b := &Broker{
 		t: t, id: t.nextID.Add(1), raw: raw, conn: raw, side: side,
 		local: raw.LocalAddr().String(), remote: raw.RemoteAddr().String(),
-		created: now, state: snapshot.Negotiating, done: make(chan struct{}),
+		created: now, state: snapshot.Negotiating, done: make(chan struct{}), ready: make(chan struct{}),
 	}
 	b.lastRx.Store(now.UnixNano())
 	t.post(func(st *state) { st.brokers[b.id] = b })
@@ -125,6 +129,7 @@ func (b *Broker) closeConn() {
 // startBroker runs the Banana reader for an attached broker.
 func (t *Tub) startBroker(b *Broker) {
 	b.conn.SetDeadline(time.Time{})
+	close(b.ready)
 	if !t.spawn(b.readLoop) {
 		b.closeConn()
 	}
@@ -312,7 +317,20 @@ func (b *Broker) pingSentAt(n uint64, at time.Time) {
 	b.lastPingAt.Store(at.UnixNano())
 }
 
+// awaitReady blocks Banana writers until the decision has been exchanged.
+func (b *Broker) awaitReady() error {
+	select {
+	case <-b.ready:
+		return nil
+	case <-b.done:
+		return net.ErrClosed
+	}
+}
+
 func (b *Broker) writePing(n uint64) error {
+	if err := b.awaitReady(); err != nil {
+		return err
+	}
 	var buf [16]byte
 	_, err := b.writeRaw(banana.AppendPing(buf[:0], n))
 	return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -32,6 +33,14 @@ func (t *Tub) connectBroker(ctx context.Context, f FURL, force bool) (*Broker, e
 	if existing != nil && !force {
 		return existing, nil
 	}
+	last := &negotiation.Connection{MasterIncarnation: "none"}
+	if err := t.do(func(st *state) {
+		if e := st.slave[f.TubID]; e != nil {
+			last = &negotiation.Connection{MasterIncarnation: e.MasterIncarnation, SeqNum: e.SeqNum}
+		}
+	}); err != nil {
+		return nil, err
+	}
 	if len(f.Hints) == 0 {
 		return nil, fmt.Errorf("no location hints for tub %s", f.TubID)
 	}
@@ -51,7 +60,7 @@ func (t *Tub) connectBroker(ctx context.Context, f FURL, force bool) (*Broker, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, err := t.dialHint(ctx, f, h, attempt)
+			b, err := t.dialHint(ctx, f, h, attempt, last)
 			results <- result{b, err}
 		}()
 	}

@@ -243,7 +243,11 @@ func (t *Tub) serveConn(raw *faultnet.Conn) {
 
 // dialHint opens one outbound connection to a hint and negotiates it up to
 // (and including) the hello exchange and the decision.
-func (t *Tub) dialHint(ctx context.Context, f FURL, h Hint, attempt string) (*Broker, error) {
+//
+// Every hint of one attempt offers the same last-connection, read once by
+// the connector: a sibling that finished after the winner must not offer
+// the winner's fresh seqnum, or the master would replace the winner with it.
+func (t *Tub) dialHint(ctx context.Context, f FURL, h Hint, attempt string, last *negotiation.Connection) (*Broker, error) {
 	dctx, cancel := context.WithTimeout(ctx, t.cfg.NegotiationTimeout)
 	defer cancel()
 	c, err := t.cfg.Dial(dctx, "tcp", h.Addr())
@@ -288,14 +292,6 @@ func (t *Tub) dialHint(ctx context.Context, f FURL, h Hint, attempt string) (*Br
 		return nil, t.failNegotiation(b, &NegotiationError{Phase: "tls", Err: err})
 	}
 	b.attachTLS(tc)
-	var last *negotiation.Connection
-	_ = t.do(func(st *state) {
-		if e := st.slave[f.TubID]; e != nil {
-			last = &negotiation.Connection{MasterIncarnation: e.MasterIncarnation, SeqNum: e.SeqNum}
-		} else {
-			last = &negotiation.Connection{MasterIncarnation: "none"}
-		}
-	})
 	if err := t.helloExchange(b, attempt, last); err != nil {
 		return nil, ctxErr(dctx, err)
 	}

@@ -172,6 +172,9 @@ func newPBConn(b *Broker) *pbConn {
 // send encodes one message and writes it; encoding and writing share the
 // lock because OPEN numbers must reach the wire in order.
 func (p *pbConn) send(encode func(enc *banana.Encoder, dst []byte) ([]byte, error)) error {
+	if err := p.b.awaitReady(); err != nil {
+		return p.deadErr(err)
+	}
 	p.b.wmu.Lock()
 	defer p.b.wmu.Unlock()
 	buf, err := encode(&p.enc, p.buf[:0])
@@ -628,4 +631,14 @@ func (r *RemoteReference) OnDisconnect(f func(reason string)) {
 		}
 		b.observers = append(b.observers, f)
 	})
+}
+
+// deadErr is the error for a call on a broker that is gone.
+func (p *pbConn) deadErr(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead != nil {
+		return p.dead
+	}
+	return err
 }

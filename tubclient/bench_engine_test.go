@@ -1,0 +1,207 @@
+package tubclient
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tubscope/tubscope/negotiation"
+)
+
+// benchTub starts a loopback tub for a benchmark and closes it afterwards.
+func benchTub(b *testing.B, cfg Config, listen bool) *Tub {
+	b.Helper()
+	t, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { t.Close() })
+	if listen {
+		if _, err := t.Listen("tcp:127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return t
+}
+
+// benchSlave makes a client tub that is slave to master, so master makes
+// every decision.
+func benchSlave(b *testing.B, master string) *Tub {
+	b.Helper()
+	id, err := IdentityWhere(func(id string) bool { return negotiation.IsMaster(master, id) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchTub(b, Config{Identity: id}, false)
+}
+
+// BenchmarkNegotiation measures whole negotiations over loopback: each op
+// is TCP connect, prelude, TLS 1.3 with P-256 certificates at both ends,
+// hellos, the master's decision and getReference on a fresh connection,
+// after which the client drops the broker so the next op dials again and
+// neither tub's tables grow. 2×GOMAXPROCS client tubs run at once.
+func BenchmarkNegotiation(b *testing.B) {
+	server := benchTub(b, Config{}, true)
+	furl, err := server.Register("svc", BuiltinService())
+	if err != nil {
+		b.Fatal(err)
+	}
+	conc := 2 * runtime.GOMAXPROCS(0)
+	clients := make([]*Tub, conc)
+	for i := range clients {
+		clients[i] = benchSlave(b, server.TubID())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				ref, err := c.GetReference(ctx, furl)
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+				if err := c.DropBroker(ref.Broker().ID()); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "neg/s")
+}
+
+// BenchmarkPingPong measures one keepalive PING and its PONG over a live
+// broker pair. Both tubs are in this process, so the allocations counted
+// are both ends': our PING, the peer answering it, and our PONG handling
+// (events included).
+func BenchmarkPingPong(b *testing.B) {
+	server := benchTub(b, Config{}, true)
+	furl, err := server.Register("svc", BuiltinService())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := benchSlave(b, server.TubID())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ref, err := client.GetReference(ctx, furl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	br := ref.Broker()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		client.sendPing(br)
+		// The reader zeroes the count when the PONG arrives.
+		for br.pings.Load() != 0 {
+			select {
+			case <-br.Done():
+				b.Fatal("broker closed during the benchmark")
+			default:
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// BenchmarkIdleBroker measures what an idle broker costs: 1,000
+// connections between a grid of loopback tubs (40 servers × 25 clients, one
+// connection per pair, getReference then idle, no keepalives). Memory is
+// live heap plus stacks after GC, counted at both ends and divided by the
+// 2,000 brokers (one per end); the tubs' own cost is in the baseline.
+func BenchmarkIdleBroker(b *testing.B) {
+	const servers, clients = 40, 25
+	var perBroker, goroutinesPer float64
+	for range b.N {
+		b.StopTimer()
+		perBroker, goroutinesPer = idleGrid(b, servers, clients)
+		b.StartTimer()
+	}
+	b.ReportMetric(perBroker, "B/broker")
+	b.ReportMetric(2*perBroker, "B/conn")
+	b.ReportMetric(goroutinesPer, "goroutines/broker")
+}
+
+func idleGrid(b *testing.B, servers, clients int) (bytesPerBroker, goroutinesPerBroker float64) {
+	var tubs []*Tub
+	defer func() {
+		for _, t := range tubs {
+			t.Close()
+		}
+	}()
+	furls := make([]string, servers)
+	for i := range furls {
+		t, err := New(Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tubs = append(tubs, t)
+		if _, err := t.Listen("tcp:127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		if furls[i], err = t.Register("svc", BuiltinService()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cs := make([]*Tub, clients)
+	for i := range cs {
+		t, err := New(Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tubs = append(tubs, t)
+		cs[i] = t
+	}
+	before := liveBytes()
+	g0 := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, furl := range furls {
+				if _, err := c.GetReference(ctx, furl); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	after := liveBytes()
+	g1 := runtime.NumGoroutine()
+	brokers := float64(2 * servers * clients)
+	return (float64(after) - float64(before)) / brokers, float64(g1-g0) / brokers
+}
+
+// liveBytes is live heap plus goroutine stacks after a full collection.
+func liveBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
