@@ -28,6 +28,9 @@ type Broker struct {
 	conn net.Conn // raw before TLS, then the TLS connection
 	tls  *tls.Conn
 	br   *bufio.Reader
+	// tlsUp is tls for closers on other goroutines: a close may come from
+	// the state goroutine while the handshake goroutine still sets up.
+	tlsUp atomic.Pointer[tls.Conn]
 
 	side             snapshot.Side
 	role             snapshot.Role
@@ -79,6 +82,7 @@ func (t *Tub) newBroker(raw *faultnet.Conn, side snapshot.Side) *Broker {
 
 func (b *Broker) attachTLS(c *tls.Conn) {
 	b.tls = c
+	b.tlsUp.Store(c)
 	b.conn = c
 	b.br = bufio.NewReaderSize(c, 1024)
 }
@@ -118,8 +122,9 @@ func (b *Broker) closeConn() {
 	if !b.closing.CompareAndSwap(false, true) {
 		return
 	}
-	if b.tls == nil || !b.t.spawn(func() {
-		b.tls.Close()
+	tc := b.tlsUp.Load()
+	if tc == nil || !b.t.spawn(func() {
+		tc.Close()
 		b.raw.Close()
 	}) {
 		b.raw.Close()

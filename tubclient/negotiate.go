@@ -260,8 +260,16 @@ func (t *Tub) dialHint(ctx context.Context, f FURL, h Hint, attempt string, last
 	deadline, _ := dctx.Deadline()
 	raw.SetDeadline(deadline)
 	// Cancelling the attempt (another hint won, or the tub closed) closes
-	// the socket, which unblocks every read and write below.
-	stop := context.AfterFunc(dctx, func() { raw.Close() })
+	// the socket, which unblocks every read and write below. The check runs
+	// on the state goroutine, so a broker attached a moment before the
+	// cancel is never closed by it.
+	stop := context.AfterFunc(dctx, func() {
+		t.post(func(st *state) {
+			if b.state == snapshot.Negotiating {
+				b.closeConn()
+			}
+		})
+	})
 	defer stop()
 
 	if _, err := raw.Write(negotiation.Request(f.TubID, h.Host)); err != nil {

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,21 +9,13 @@ import (
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
-// The tests below pin engine bugs the scenarios found. They fail today, so
-// they run only with SCENARIO_ENGINE_BUGS=1; the scenarios meanwhile count
-// and log the extra attaches these bugs cause.
-func engineBug(t *testing.T, name string) {
-	if os.Getenv("SCENARIO_ENGINE_BUGS") == "" {
-		t.Skipf("engine bug %s; set SCENARIO_ENGINE_BUGS=1 to run", name)
-	}
-}
+// Regression tests for two engine races the scenarios found.
 
 // The master attaches an accepted broker (finishDecide → attachLocked)
-// before masterDecide writes the decision block, so a reconnector that lost
-// its old broker to this one sends a PB call first and the slave reads
-// Banana where the decision should be ("block is not valid UTF-8").
-func TestEngineBugDecisionRacedByCall(t *testing.T) {
-	engineBug(t, "attach-before-decision: a PB call can precede the decision block")
+// before masterDecide writes the decision block; a reconnector that lost its
+// old broker to this one must not get a PB call onto the wire first, or the
+// slave reads Banana where the decision should be.
+func TestDecisionNeverRacedByCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mid, sids := identities(t, 1)
 		w := newWorld(t, "decision race", "foolscap")
@@ -54,12 +45,11 @@ func TestEngineBugDecisionRacedByCall(t *testing.T) {
 	})
 }
 
-// Each hint connection reads the slave table after its own TLS handshake,
-// so a sibling that gets there after the winner's decision offers the new
-// seqnum and Foolscap's same-seqnum rule replaces the winner: one attempt
-// flaps. Reading the table once per attempt (connectBroker) would fix it.
-func TestEngineBugSiblingHintFlap(t *testing.T) {
-	engineBug(t, "per-hint last-connection: a sibling hint replaces the winner")
+// If each hint connection read the slave table after its own handshake, a
+// sibling finishing after the winner's decision would offer the new seqnum
+// and Foolscap's same-seqnum rule would replace the winner: one attempt
+// would flap. The connector reads it once per attempt.
+func TestNoSiblingHintFlap(t *testing.T) {
 	for i := range 200 {
 		synctest.Test(t, func(t *testing.T) {
 			mid, sids := identities(t, 1)
