@@ -96,6 +96,7 @@ func runDemo(args []string) error {
 	fs.DurationVar(&o.Keepalive, "keepalive", 3*time.Second, "PING after this long idle")
 	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 10*time.Second, "the queen drops a connection silent this long (0: off)")
 	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")
+	fs.DurationVar(&o.Autoplay, "autoplay", 12*time.Second, "power-cut the last client this long after start, to show the ticket's story (0: off)")
 	fs.Parse(args)
 	return live.Demo(context.Background(), o)
 }

@@ -157,3 +157,9 @@ func (b *Broker) peerIfKnown() string {
 	}
 	return b.peer
 }
+
+// Note puts a remark about peer into the event stream as a fault event:
+// the demo narrates the faults it injects into its clients this way.
+func (t *Tub) Note(peer, message string) {
+	t.emit(snapshot.Event{Kind: snapshot.KindFault, PeerTubID: peer, Message: message})
+}

@@ -121,3 +121,23 @@ func TestProgramQuitsAndReleasesFeed(t *testing.T) {
 		t.Fatal("the feed was not closed")
 	}
 }
+
+// The status line keeps the latest self-explaining event (a fault, a
+// restart) in view while routine pings keep arriving.
+func TestStatusLineShowsTheLatestNotableEvent(t *testing.T) {
+	e := newFakeEngine(testSnapshot(0, 0))
+	h := newHarness(t, e, Options{})
+	evs := []snapshot.Event{
+		{Seq: 1, Kind: snapshot.KindFault, Time: t0, PeerTubID: "qypzvttrmhblwtyga5phtzqiliiahwhd", Message: "demo: client-1 lost power"},
+		{Seq: 2, Kind: snapshot.KindPing, Time: t0},
+		{Seq: 3, Kind: snapshot.KindCall, Time: t0, Message: "ping"},
+	}
+	h.absorb(eventsMsg{events: evs})
+	if v := h.m.View(); !strings.Contains(v, "fault qypzvttr: demo: client-1 lost power") {
+		t.Fatalf("notable event missing from the status line:\n%s", v)
+	}
+	h.absorb(eventsMsg{events: []snapshot.Event{{Seq: 4, Kind: snapshot.KindBrokerDetached, Time: t0, Reason: "disconnect timeout: nothing received for 10s"}}})
+	if v := h.m.View(); !strings.Contains(v, "broker-detached disconnect timeout") {
+		t.Fatalf("a newer notable event should replace it:\n%s", v)
+	}
+}

@@ -83,6 +83,7 @@ type Model struct {
 	eventsSeen uint64
 	dropped    uint64
 	lastEvent  snapshot.Event
+	notable    snapshot.Event // the latest event that explains itself in words
 	feedClosed bool
 
 	demoClients []string
@@ -183,6 +184,11 @@ func (m *Model) absorb(msg eventsMsg) tea.Cmd {
 	if n := len(msg.events); n > 0 {
 		m.eventsSeen += uint64(n)
 		m.lastEvent = msg.events[n-1]
+		for _, ev := range msg.events {
+			if notableText(ev) != "" {
+				m.notable = ev
+			}
+		}
 		m.refresh(m.engine.Snapshot())
 	}
 	return listen(m.feed, drainMax, msg.more, m.done)

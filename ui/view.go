@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"strconv"
 	"strings"
 
@@ -116,6 +117,9 @@ func (m Model) standing() string {
 	if m.dropped > 0 {
 		parts = append(parts, "feed dropped "+strconv.FormatUint(m.dropped, 10))
 	}
+	if text := notableText(m.notable); text != "" {
+		parts = append(parts, m.notable.Time.Format("15:04:05")+" "+text)
+	}
 	if m.feedClosed {
 		parts = append(parts, "feed closed")
 	}
@@ -139,4 +143,28 @@ func (m Model) fullHelp(height int) string {
 		groups = append(groups, kh)
 	}
 	return views.Help(groups, m.width, height, m.theme)
+}
+
+// notableText is what the status line says about events that carry their
+// own explanation (faults, restarts, clones, drops); "" for the routine
+// ones (pings, calls, offers), which the tables already show.
+func notableText(ev snapshot.Event) string {
+	var text string
+	switch ev.Kind {
+	case snapshot.KindFault, snapshot.KindIncarnation, snapshot.KindPolicy, snapshot.KindClone:
+		text = ev.Message
+	case snapshot.KindBrokerDetached, snapshot.KindBrokerSuspect:
+		text = ev.Reason
+	case snapshot.KindNegotiationFailed:
+		text = ev.Err
+	default:
+		return ""
+	}
+	if text == "" {
+		return ""
+	}
+	if ev.PeerTubID != "" {
+		text = views.Short(ev.PeerTubID, 8) + ": " + text
+	}
+	return string(ev.Kind) + " " + text
 }

@@ -31,6 +31,10 @@ type Options struct {
 	FlapDown time.Duration
 	// PingEvery is each client's call interval (default 1 s).
 	PingEvery time.Duration
+	// Autoplay is how long after start the demo power-cuts its last client
+	// by itself, so a newcomer sees the ticket's story without pressing a
+	// key (default 12 s).
+	Autoplay time.Duration
 }
 
 // The clients' timers are short so a power cut or a lost decision plays
@@ -93,6 +97,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	o.DisconnectTimeout = orDefault(o.DisconnectTimeout, 10*time.Second)
 	o.FlapDown = orDefault(o.FlapDown, 4*time.Second)
 	o.PingEvery = orDefault(o.PingEvery, time.Second)
+	o.Autoplay = orDefault(o.Autoplay, 12*time.Second)
 	if o.FlapDown == 0 || o.PingEvery == 0 {
 		return nil, errors.New("demo: flap and ping intervals must be positive")
 	}
@@ -139,7 +144,23 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		d.clients = append(d.clients, c)
 		d.mu.Unlock()
 	}
+	if o.Autoplay > 0 {
+		d.wg.Add(1)
+		go d.autoplay(o.Autoplay)
+	}
 	return d, nil
+}
+
+// autoplay plays the ticket's story once: the last client loses power.
+func (d *Demo) autoplay(after time.Duration) {
+	defer d.wg.Done()
+	t := time.NewTimer(after)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		_ = d.PowerCut(len(d.Clients()) - 1)
+	case <-d.ctx.Done():
+	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -271,6 +292,7 @@ func (d *Demo) PowerCut(i int) error {
 	if err != nil {
 		return err
 	}
+	d.queen.Note(c.tub.TubID(), "demo: "+c.name+" lost power behind its NAT; its old connection is silently dead and it returns with a new incarnation")
 	c.path.BlackHoleAll()
 	return c.tub.Restart(true)
 }
@@ -291,6 +313,7 @@ func (d *Demo) Flap(i int) error {
 	if err != nil {
 		return err
 	}
+	d.queen.Note(c.tub.TubID(), fmt.Sprintf("demo: %s's network goes dark for %s", c.name, d.opts.FlapDown))
 	c.path.Flap(d.opts.FlapDown)
 	return nil
 }
@@ -329,6 +352,7 @@ func (d *Demo) LoseDecision(i int) error {
 	if err := d.queen.LoseNextDecision(peer); err != nil {
 		return err
 	}
+	d.queen.Note(peer, "demo: "+c.name+" restarts and the queen's decision to it will be lost; it returns remembering nothing")
 	return c.tub.Restart(false)
 }
 

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func start(t *testing.T, o Options) (*Demo, *tubclient.Subscription, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	if o.Autoplay == 0 {
+		o.Autoplay = -1 // tests inject their own faults
+	}
 	d, err := Start(ctx, o)
 	if err != nil {
 		cancel()
@@ -293,4 +296,21 @@ func TestFlapAndForceReconnectComeBack(t *testing.T) {
 		_, ok := decidedSince(s, before, c1.TubID(), true, string(negotiation.RuleSameSeqNum))
 		return ok && liveWith(s, c1)
 	})
+}
+
+// Left alone, the demo plays the story itself: its last client loses power,
+// the queen says so, and takes the client back by its new incarnation.
+func TestAutoplayPowerCutsTheLastClient(t *testing.T) {
+	t.Parallel()
+	d, sub, ctx := start(t, Options{Clients: 2, Autoplay: 500 * time.Millisecond})
+	last, _ := d.Client(1)
+	first, _ := d.Client(0)
+	firstInc := first.Incarnation()
+	waitFor(t, ctx, d, sub, "the autoplayed power cut accepted", func(s snapshot.Snapshot) bool {
+		_, ok := decidedSince(s, 0, last.TubID(), true, string(negotiation.RuleNewIncarnation))
+		return ok && liveWith(s, last)
+	})
+	if first.Incarnation() != firstInc {
+		t.Error("autoplay touched a client other than the last")
+	}
 }

@@ -91,7 +91,7 @@ func lastSeq(s snapshot.Snapshot) uint64 {
 
 func startDemo(t *testing.T, ctx context.Context, clients int) (*demo.Demo, *Engine, ui.Feed) {
 	t.Helper()
-	d, err := demo.Start(ctx, demo.Options{Clients: clients})
+	d, err := demo.Start(ctx, demo.Options{Clients: clients, Autoplay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ type DemoOptions struct {
 	Keepalive         time.Duration
 	DisconnectTimeout time.Duration
 	ExportDir         string
+	// Autoplay power-cuts the last client this long after start (0: off).
+	Autoplay time.Duration
 }
 
 // InspectOptions are `tubscope inspect`'s flags.

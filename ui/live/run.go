@@ -23,6 +23,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		Policy:            o.Policy,
 		Keepalive:         offWhenZero(o.Keepalive),
 		DisconnectTimeout: offWhenZero(o.DisconnectTimeout),
+		Autoplay:          offWhenZero(o.Autoplay),
 	})
 	if err != nil {
 		return err
