@@ -232,45 +232,93 @@ func runWindow(ctx context.Context, conc int, warm, dur time.Duration, op func(c
 	return w
 }
 
-// negotiationLoad is the Go load generator: conc client tubs, each op a
-// fresh connection (TCP, prelude, TLS, hello, decision), getReference and
-// one call, then the broker is dropped so the next op dials again.
-func negotiationLoad(ctx context.Context, furl string, masterTubID string, conc int, dur time.Duration) (*window, error) {
-	tubs := make([]*tubclient.Tub, conc)
-	defer func() {
-		for _, t := range tubs {
-			if t != nil {
-				t.Close()
-			}
-		}
-	}()
-	for i := range tubs {
+// loadGen is the Go load generator: conc client tubs, each op a fresh
+// connection (TCP, prelude, TLS, hello, decision), getReference and one
+// call, then the broker is dropped so the next op dials again.
+type loadGen struct {
+	furl string
+	tubs []*tubclient.Tub
+}
+
+func newLoadGen(furl, masterTubID string, conc int) (*loadGen, error) {
+	g := &loadGen{furl: furl}
+	for range conc {
 		id, err := slaveOf(masterTubID)
 		if err != nil {
+			g.Close()
 			return nil, err
 		}
 		t, err := tubclient.New(tubclient.Config{Identity: id, NegotiationTimeout: 10 * time.Second})
 		if err != nil {
+			g.Close()
 			return nil, err
 		}
-		tubs[i] = t
+		g.tubs = append(g.tubs, t)
 	}
-	warm := min(dur/5, time.Second)
-	w := runWindow(ctx, conc, warm, dur, func(ctx context.Context, i int) error {
-		ref, err := callOnce(ctx, tubs[i], furl)
+	return g, nil
+}
+
+func (g *loadGen) run(ctx context.Context, dur time.Duration) *window {
+	return runWindow(ctx, len(g.tubs), warmUp(dur), dur, func(ctx context.Context, i int) error {
+		ref, err := callOnce(ctx, g.tubs[i], g.furl)
 		if ref != nil {
-			tubs[i].DropBroker(ref.Broker().ID())
+			g.tubs[i].DropBroker(ref.Broker().ID())
 		}
 		return err
 	})
-	return w, nil
 }
 
-// tlsCeiling is the raw Go mutual-TLS handshake rate with the tubs' key
-// type (ECDSA P-256 self-signed), client and server in this process: TCP
+func (g *loadGen) Close() {
+	for _, t := range g.tubs {
+		t.Close()
+	}
+}
+
+func warmUp(dur time.Duration) time.Duration { return min(dur/5, time.Second) }
+
+// pooled sums windows into one rate and error note.
+type pooled struct {
+	ops, errs int64
+	secs      float64
+	firstErr  string
+}
+
+func (p *pooled) add(w *window) {
+	p.ops += w.ops.Load()
+	p.secs += w.close.Sub(w.open).Seconds()
+	if n := w.errs.Load(); n > 0 {
+		p.errs += n
+		if p.firstErr == "" {
+			p.firstErr, _ = w.firstErr.Load().(string)
+		}
+	}
+}
+
+func (p *pooled) rate() float64 {
+	if p.secs == 0 {
+		return 0
+	}
+	return float64(p.ops) / p.secs
+}
+
+func (p *pooled) errNote() string {
+	if p.errs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d failed (first: %s)", p.errs, p.firstErr)
+}
+
+// ceiling is the raw Go mutual-TLS handshake rate with the tubs' key type
+// (ECDSA P-256 self-signed), client and server in this process: TCP
 // connect, TLS 1.3 handshake with a client certificate, one byte from the
 // server once it has verified the client, close.
-func tlsCeiling(ctx context.Context, conc int, dur time.Duration) (*window, error) {
+type ceiling struct {
+	ln     net.Listener
+	cliCfg *tls.Config
+	wg     sync.WaitGroup
+}
+
+func newCeiling() (*ceiling, error) {
 	srvID, err := tubclient.NewIdentity()
 	if err != nil {
 		return nil, err
@@ -284,49 +332,48 @@ func tlsCeiling(ctx context.Context, conc int, dur time.Duration) (*window, erro
 		ClientAuth: tls.RequireAnyClientCert, SessionTicketsDisabled: true,
 	}
 	cliCert := cliID.Cert
-	cliCfg := &tls.Config{
+	c := &ceiling{cliCfg: &tls.Config{
 		MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, SessionTicketsDisabled: true,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cliCert, nil },
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	}}
+	if c.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Add(1)
+	c.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer c.wg.Done()
 		for {
-			c, err := ln.Accept()
+			conn, err := c.ln.Accept()
 			if err != nil {
 				return
 			}
-			wg.Add(1)
+			c.wg.Add(1)
 			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				tc := tls.Server(c, srvCfg)
+				defer c.wg.Done()
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				tc := tls.Server(conn, srvCfg)
 				if tc.Handshake() == nil {
 					tc.Write([]byte{1})
 				}
 			}()
 		}
 	}()
-	addr := ln.Addr().String()
+	return c, nil
+}
+
+func (c *ceiling) run(ctx context.Context, conc int, dur time.Duration) *window {
+	addr := c.ln.Addr().String()
 	var d net.Dialer
-	warm := min(dur/5, time.Second)
-	w := runWindow(ctx, conc, warm, dur, func(ctx context.Context, _ int) error {
-		c, err := d.DialContext(ctx, "tcp", addr)
+	return runWindow(ctx, conc, warmUp(dur), dur, func(ctx context.Context, _ int) error {
+		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
 		}
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer conn.Close()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
-		tc := tls.Client(c, cliCfg)
+		tc := tls.Client(conn, c.cliCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return err
 		}
@@ -334,7 +381,11 @@ func tlsCeiling(ctx context.Context, conc int, dur time.Duration) (*window, erro
 		_, err = tc.Read(b[:])
 		return err
 	})
-	return w, nil
+}
+
+func (c *ceiling) Close() {
+	c.ln.Close()
+	c.wg.Wait()
 }
 
 // foolscapServer runs a Foolscap 21.7 server with the given identity and

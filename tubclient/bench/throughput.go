@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
 )
@@ -13,38 +14,41 @@ const (
 	targetFoolscapRatio   = 5.0
 )
 
+// throughputRounds is how many interleaved rounds row 1 runs, so load
+// from anything else on the machine falls on all three targets alike.
+func (r *runner) throughputRounds() int {
+	if r.o.Quick {
+		return 3
+	}
+	return 5
+}
+
 // throughput is row 1: negotiations per second from the same Go load
 // generator against a tubscope tub, a Foolscap 21.7 server, and the raw
-// mutual-TLS handshake ceiling.
+// mutual-TLS handshake ceiling, interleaved in rounds.
 func (r *runner) throughput(ctx context.Context) error {
 	conc := 2 * runtime.GOMAXPROCS(0)
-	dur := r.o.Duration
+	rounds := r.throughputRounds()
+	slice := r.o.Duration / time.Duration(rounds)
 	t := r.table
 
-	ceil, err := tlsCeiling(ctx, conc, dur)
+	ceil, err := newCeiling()
 	if err != nil {
 		return fmt.Errorf("tls ceiling: %w", err)
 	}
-
+	defer ceil.Close()
 	master, furl, err := startMaster(tubclient.Config{})
 	if err != nil {
 		return err
 	}
-	w, err := negotiationLoad(ctx, furl, master.TubID(), conc, dur)
-	master.Close()
+	defer master.Close()
+	tubGen, err := newLoadGen(furl, master.TubID(), conc)
 	if err != nil {
-		return fmt.Errorf("tubscope load: %w", err)
+		return err
 	}
-	r.negRate = w.rate()
-	t.add(RowThroughput, "tubscope (in-process tub, foolscap policy)", rate(w.rate(), "neg/s"), "", "")
-	if n := w.errNote(); n != "" {
-		t.note("row 1 tubscope: %s", n)
-	}
-
-	var foolRate float64
-	if r.foolscap != nil {
-		t.add(RowThroughput, "Foolscap 21.7 server (pypeer)", "—", "", r.foolscap.Error())
-	} else {
+	defer tubGen.Close()
+	var foolGen *loadGen
+	if r.foolscap == nil {
 		id, err := tubclient.NewIdentity()
 		if err != nil {
 			return err
@@ -53,41 +57,64 @@ func (r *runner) throughput(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("foolscap server: %w", err)
 		}
-		fw, err := negotiationLoad(ctx, fs.FURL(), fs.TubID(), conc, dur)
-		if serr := fs.Stop(); serr != nil {
-			t.note("row 1 Foolscap server stop: %v", serr)
+		defer func() {
+			if err := fs.Stop(); err != nil {
+				t.note("row 1 Foolscap server stop: %v", err)
+			}
+		}()
+		if foolGen, err = newLoadGen(fs.FURL(), fs.TubID(), conc); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("foolscap load: %w", err)
+		defer foolGen.Close()
+	}
+
+	var ceilP, tubP, foolP pooled
+	for range rounds {
+		ceilP.add(ceil.run(ctx, conc, slice))
+		tubP.add(tubGen.run(ctx, slice))
+		if foolGen != nil {
+			foolP.add(foolGen.run(ctx, slice))
 		}
-		foolRate = fw.rate()
-		t.add(RowThroughput, "Foolscap 21.7 server (pypeer)", rate(foolRate, "neg/s"), "", "")
-		if n := fw.errNote(); n != "" {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+
+	r.negRate = tubP.rate()
+	t.add(RowThroughput, "tubscope (in-process tub, foolscap policy)", rate(tubP.rate(), "neg/s"), "", "")
+	if n := tubP.errNote(); n != "" {
+		t.note("row 1 tubscope: %s", n)
+	}
+	if foolGen == nil {
+		t.add(RowThroughput, "Foolscap 21.7 server (pypeer)", "—", "", r.foolscap.Error())
+	} else {
+		t.add(RowThroughput, "Foolscap 21.7 server (pypeer)", rate(foolP.rate(), "neg/s"), "", "")
+		if n := foolP.errNote(); n != "" {
 			t.note("row 1 Foolscap: %s", n)
 		}
 		ratio := 0.0
-		if foolRate > 0 {
-			ratio = w.rate() / foolRate
+		if foolP.rate() > 0 {
+			ratio = tubP.rate() / foolP.rate()
 		}
 		t.add(RowThroughput, "ratio tubscope / Foolscap", fmt.Sprintf("%.1f×", ratio),
 			fmt.Sprintf("≥ %.0f×", targetFoolscapRatio), verdictAtLeast(ratio, targetFoolscapRatio, "×"))
 	}
-
-	t.add(RowThroughput, "ceiling: Go mutual TLS 1.3, P-256", rate(ceil.rate(), "hs/s"), "", "")
-	if n := ceil.errNote(); n != "" {
+	t.add(RowThroughput, "ceiling: Go mutual TLS 1.3, P-256", rate(ceilP.rate(), "hs/s"), "", "")
+	if n := ceilP.errNote(); n != "" {
 		t.note("row 1 ceiling: %s", n)
 	}
 	frac := 0.0
-	if ceil.rate() > 0 {
-		frac = w.rate() / ceil.rate()
+	if ceilP.rate() > 0 {
+		frac = tubP.rate() / ceilP.rate()
 	}
 	t.add(RowThroughput, "tubscope / ceiling", fmt.Sprintf("%.0f%%", 100*frac),
 		fmt.Sprintf("≥ %.0f%%", 100*targetCeilingFraction), verdictAtLeast(100*frac, 100*targetCeilingFraction, " points"))
 	t.note("row 1: one op = TCP connect, prelude, TLS 1.3 (P-256 client and server certificates), hellos, decision, "+
-		"getReference and one ping call, then the broker is dropped; %d Go client tubs, one op at a time each, "+
-		"for %s after a warm-up. The tubscope server is an in-process tub equivalent to `tubscope serve`; "+
-		"the Foolscap server is pypeer's server.py with a P-256 tub.pem and prints a few JSON lines per connection. "+
-		"The ceiling is TCP connect + handshake + one byte, no protocol; all three share this machine's %d CPUs "+
-		"with the load generator.", conc, dur, runtime.NumCPU())
+		"getReference and one ping call, then the broker is dropped; %d Go client tubs, one op at a time each; "+
+		"%d interleaved rounds of %s per target after a warm-up each, rates pooled. The tubscope server is an "+
+		"in-process tub equivalent to `tubscope serve`; the Foolscap server is pypeer's server.py with a P-256 "+
+		"tub.pem (it prints a few JSON lines per connection) and runs single-threaded on its own core, while the "+
+		"in-process targets share this machine's %d CPUs with the load generator. The ceiling is TCP connect + "+
+		"handshake + one byte, no protocol.", conc, rounds, slice, runtime.NumCPU())
 	return nil
 }
