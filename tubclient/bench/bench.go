@@ -20,6 +20,8 @@ type runner struct {
 	foolscap error
 	// negRate is tubscope's negotiation throughput from row 1 (neg/s).
 	negRate float64
+	// fds is the open-file limit in force.
+	fds uint64
 }
 
 // Run measures and writes the table to out. Every comparison is made in
@@ -33,7 +35,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.Quick {
 		mode = "quick"
 	}
-	r := &runner{o: o, table: &Table{Header: fmt.Sprintf(
+	r := &runner{o: o, fds: fds, table: &Table{Header: fmt.Sprintf(
 		"tubscope bench (%s) — GOMAXPROCS=%d, NumCPU=%d, %s %s/%s; N=%d, idle=%d, throughput runs %s; RLIMIT_NOFILE=%d",
 		mode, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		o.N, o.Idle, o.Duration, fds)}}
@@ -48,14 +50,23 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			r.foolscap = fmt.Errorf("skipped: Foolscap unavailable (%v)", err)
 		}
 	}
-	for _, row := range []func(context.Context) error{r.throughput, r.recoveryS1, r.recoveryS3, r.storm, r.idle} {
-		if err := row(ctx); err != nil {
-			return err
-		}
+	// A row that fails is reported in the table and the rest still run;
+	// Run then returns the first failure.
+	var first error
+	for i, row := range []func(context.Context) error{r.throughput, r.recoveryS1, r.recoveryS3, r.storm, r.idle} {
 		if err := ctx.Err(); err != nil {
-			return err
+			first = err
+			break
+		}
+		if err := row(ctx); err != nil {
+			r.table.add(Rows[i], "failed", "—", "", "gap: "+err.Error())
+			if first == nil {
+				first = fmt.Errorf("bench: %s: %w", Rows[i], err)
+			}
 		}
 	}
-	_, err := r.table.WriteTo(out)
-	return err
+	if _, err := r.table.WriteTo(out); err != nil && first == nil {
+		first = err
+	}
+	return first
 }

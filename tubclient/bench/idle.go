@@ -14,7 +14,16 @@ const targetIdleBytes = 32 << 10
 
 // idle is row 5: memory and goroutines per idle broker.
 func (r *runner) idle(ctx context.Context) error {
-	res, err := IdleCost(ctx, r.o.Idle)
+	n := r.o.Idle
+	// Both ends of every connection are in this process: two descriptors
+	// each, plus a reserve for listeners and the runtime.
+	const reserve = 1024
+	if limit := int(r.fds); r.fds > 0 && 2*n+reserve > limit {
+		n = max((limit-reserve)/2, 1)
+		r.table.note("row 5: %d idle connections asked for, but RLIMIT_NOFILE is %d and could not be raised "+
+			"(both ends are in this process, two descriptors per connection), so %d were measured", r.o.Idle, r.fds, n)
+	}
+	res, err := IdleCost(ctx, n)
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
