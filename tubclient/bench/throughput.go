@@ -115,6 +115,6 @@ func (r *runner) throughput(ctx context.Context) error {
 		"in-process tub equivalent to `tubscope serve`; the Foolscap server is pypeer's server.py with a P-256 "+
 		"tub.pem (it prints a few JSON lines per connection) and runs single-threaded on its own core, while the "+
 		"in-process targets share this machine's %d CPUs with the load generator. The ceiling is TCP connect + "+
-		"handshake + one byte, no protocol.", conc, rounds, slice, runtime.NumCPU())
+		"handshake + one byte, no protocol.", conc, rounds, slice.Round(time.Millisecond), runtime.NumCPU())
 	return nil
 }
