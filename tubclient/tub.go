@@ -114,7 +114,6 @@ func New(cfg Config) (*Tub, error) {
 			master:       make(map[string]*snapshot.MasterEntry),
 			slave:        make(map[string]*snapshot.SlaveEntry),
 			peers:        make(map[string]*peerInfo),
-			decisions:    make([]snapshot.Decision, 0, cfg.DecisionLogSize),
 			reconns:      make(map[*Reconnector]struct{}),
 			probes:       make(map[*Broker][]*pendingProbe),
 			loseDecision: make(map[string]bool),
@@ -328,7 +327,9 @@ func (t *Tub) sawIncarnation(st *state, tubid, inc string, now time.Time) {
 func (t *Tub) logDecision(st *state, d snapshot.Decision) {
 	st.decTotal++
 	d.Seq = st.decTotal
-	if len(st.decisions) < cap(st.decisions) {
+	// The ring grows on demand: most tubs (a storm's thousands of
+	// clients) log a handful of decisions, not DecisionLogSize.
+	if len(st.decisions) < t.cfg.DecisionLogSize {
 		st.decisions = append(st.decisions, d)
 		return
 	}
