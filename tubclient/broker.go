@@ -56,10 +56,13 @@ type Broker struct {
 	lastPingNum    atomic.Uint64
 	lastPingAt     atomic.Int64
 
-	wmu     sync.Mutex
-	wbuf    []byte
-	closing atomic.Bool
-	done    chan struct{} // closed when the broker is detached
+	wmu  sync.Mutex
+	wbuf []byte // PING scratch, under wmu
+	// pongWanted is set by the state goroutine when a PONG matters to it
+	// (the broker is suspect, or a probe waits on it).
+	pongWanted atomic.Bool
+	closing    atomic.Bool
+	done       chan struct{} // closed when the broker is detached
 	// ready is closed once Banana may flow: the master has written its
 	// decision (or the slave has read it). The broker is attached a moment
 	// earlier, and nothing else may reach the wire before the decision.
@@ -244,6 +247,7 @@ func (t *Tub) checkLiveness(st *state) {
 		}
 		if b.state == snapshot.Live && b.pings.Load() > 0 {
 			b.state = snapshot.Suspect
+			b.pongWanted.Store(true)
 			t.emit(snapshot.Event{Kind: snapshot.KindBrokerSuspect, BrokerID: b.id, PeerTubID: b.peer,
 				Reason: fmt.Sprintf("nothing received for %s, keepalive PING unanswered", idle.Round(time.Millisecond))})
 		}
@@ -279,6 +283,7 @@ type pendingProbe struct {
 // probe PINGs b and calls finish on the state goroutine with what it saw.
 func (t *Tub) probe(st *state, b *Broker, wait time.Duration, finish func(*state, negotiation.ProbeResult)) {
 	p := &pendingProbe{start: time.Now(), finish: finish}
+	b.pongWanted.Store(true)
 	p.num = t.sendPing(b)
 	p.timer = time.AfterFunc(wait, func() {
 		t.post(func(st *state) {
@@ -336,8 +341,10 @@ func (b *Broker) writePing(n uint64) error {
 	if err := b.awaitReady(); err != nil {
 		return err
 	}
-	var buf [16]byte
-	_, err := b.writeRaw(banana.AppendPing(buf[:0], n))
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	b.wbuf = banana.AppendPing(b.wbuf[:0], n)
+	_, err := b.writeLocked(b.wbuf)
 	return err
 }
 
@@ -382,12 +389,16 @@ func (b *Broker) readLoop() {
 				rtt = time.Since(time.Unix(0, b.lastPingAt.Load()))
 				b.rtt.Store(int64(rtt))
 			}
-			t.post(func(st *state) {
-				if b.state == snapshot.Suspect {
-					b.state = snapshot.Live
-				}
-				t.gotPong(st, b, rtt)
-			})
+			// Only a suspect broker or a held verdict needs the state
+			// goroutine to hear of the PONG; routine keepalives stay local.
+			if b.pongWanted.Swap(false) {
+				t.post(func(st *state) {
+					if b.state == snapshot.Suspect {
+						b.state = snapshot.Live
+					}
+					t.gotPong(st, b, rtt)
+				})
+			}
 			t.emit(snapshot.Event{Kind: snapshot.KindPong, BrokerID: b.id, PeerTubID: b.peer, Number: ev.N, RTT: rtt})
 		case banana.EventError:
 			t.detach(b, "peer sent ERROR: "+ev.Text)
