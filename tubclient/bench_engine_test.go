@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
 // benchTub starts a loopback tub for a benchmark and closes it afterwards.
@@ -203,4 +205,39 @@ func liveBytes() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc + ms.StackInuse
+}
+
+// BenchmarkSnapshot10k is the engine's share of one inspector frame: a deep
+// copy of a tub holding 10,000 live brokers (fake ones: the copy reads the
+// same fields whatever is behind the socket).
+func BenchmarkSnapshot10k(b *testing.B) {
+	tub, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	_ = tub.do(func(st *state) {
+		for i := range 10000 {
+			id, _ := NewIdentity()
+			br := &Broker{t: tub, id: uint64(i + 1), raw: faultnet.New(nil, nil), peer: id.TubID,
+				state: snapshot.Live, role: snapshot.Master, side: snapshot.Server, created: now,
+				remote: "127.0.0.1:40000", peerIncarnation: "0123456789abcdef", seq: 1}
+			br.lastRx.Store(now.UnixNano())
+			st.brokers[br.id] = br
+			st.byPeer[br.peer] = br
+			st.peer(br.peer).incarnations = []snapshot.IncarnationSeen{{Incarnation: "0123456789abcdef", FirstSeen: now}}
+		}
+	})
+	b.Cleanup(func() {
+		// The fake brokers have no sockets to close.
+		_ = tub.do(func(st *state) { clear(st.brokers); clear(st.byPeer) })
+		tub.Close()
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if s := tub.Snapshot(); len(s.Brokers) != 10000 {
+			b.Fatalf("%d brokers", len(s.Brokers))
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package tubclient
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"time"
 
@@ -30,11 +32,17 @@ func (t *Tub) snapshotLocked(st *state) snapshot.Snapshot {
 		KeepaliveTimeout: t.cfg.KeepaliveTimeout,
 		DecisionsTotal:   st.decTotal,
 	}
-	s.Brokers = make([]snapshot.Broker, 0, len(st.brokers))
+	// Sort pointers, then copy: moving whole records through a sort of
+	// thousands of brokers costs more than the copy itself.
+	bs := make([]*Broker, 0, len(st.brokers))
 	for _, b := range st.brokers {
-		s.Brokers = append(s.Brokers, b.info(st))
+		bs = append(bs, b)
 	}
-	sort.Slice(s.Brokers, func(i, j int) bool { return s.Brokers[i].ID < s.Brokers[j].ID })
+	slices.SortFunc(bs, func(a, b *Broker) int { return cmp.Compare(a.id, b.id) })
+	s.Brokers = make([]snapshot.Broker, len(bs))
+	for i, b := range bs {
+		s.Brokers[i] = b.info(st)
+	}
 	for _, e := range st.master {
 		s.MasterTable = append(s.MasterTable, *e)
 	}
@@ -49,16 +57,20 @@ func (t *Tub) snapshotLocked(st *state) snapshot.Snapshot {
 		recon[r.furl.TubID] = &ri
 		st.peer(r.furl.TubID).hints = r.furl.Hints
 	}
+	ps := make([]*peerInfo, 0, len(st.peers))
 	for _, p := range st.peers {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b *peerInfo) int { return cmp.Compare(a.tubid, b.tubid) })
+	s.Peers = make([]snapshot.Peer, len(ps))
+	for i, p := range ps {
 		sp := snapshot.Peer{TubID: p.tubid, Nickname: p.nickname, Clone: p.clone,
-			Incarnations: append([]snapshot.IncarnationSeen(nil), p.incarnations...),
-			Reconnector:  recon[p.tubid]}
+			Incarnations: slices.Clone(p.incarnations), Reconnector: recon[p.tubid]}
 		for _, h := range p.hints {
 			sp.Hints = append(sp.Hints, h.String())
 		}
-		s.Peers = append(s.Peers, sp)
+		s.Peers[i] = sp
 	}
-	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].TubID < s.Peers[j].TubID })
 	// The ring's oldest entry sits at decHead once it has wrapped.
 	s.Decisions = make([]snapshot.Decision, 0, len(st.decisions))
 	s.Decisions = append(s.Decisions, st.decisions[st.decHead:]...)
