@@ -13,7 +13,10 @@ import (
 // Config sets up a Tub. Zero values take Foolscap 21.7's defaults where
 // Foolscap has one.
 type Config struct {
-	Identity *Identity // nil: a fresh ECDSA identity
+	Identity *Identity // nil: loaded from KeyFile, else a fresh ECDSA identity
+	// KeyFile keeps the identity across runs (PEM; created when missing,
+	// and a Foolscap tub.pem loads as it is). Ignored when Identity is set.
+	KeyFile  string
 	Nickname string
 
 	Policy negotiation.Policy // nil: Foolscap 21.7's rules

@@ -89,7 +89,13 @@ type peerInfo struct {
 func New(cfg Config) (*Tub, error) {
 	cfg.fill()
 	if cfg.Identity == nil {
-		id, err := NewIdentity()
+		var id *Identity
+		var err error
+		if cfg.KeyFile != "" {
+			id, err = LoadOrCreateIdentity(cfg.KeyFile)
+		} else {
+			id, err = NewIdentity()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -32,16 +32,8 @@ type ServeOptions struct {
 
 // Serve runs a tub with the built-in service until ctx ends or SIGINT/SIGTERM.
 func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
-	cfg := tubclient.Config{KeepaliveTimeout: o.Keepalive, DisconnectTimeout: o.DisconnectTimeout,
-		NegotiationTimeout: o.NegotiationTimeout}
-	if o.KeyFile != "" {
-		id, err := tubclient.LoadOrCreateIdentity(o.KeyFile)
-		if err != nil {
-			return err
-		}
-		cfg.Identity = id
-	}
-	t, err := tubclient.New(cfg)
+	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeepaliveTimeout: o.Keepalive,
+		DisconnectTimeout: o.DisconnectTimeout, NegotiationTimeout: o.NegotiationTimeout})
 	if err != nil {
 		return err
 	}
@@ -106,15 +98,7 @@ func Call(ctx context.Context, furl, method string, args []string, o CallOptions
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	cfg := tubclient.Config{NegotiationTimeout: o.Timeout}
-	if o.KeyFile != "" {
-		id, err := tubclient.LoadOrCreateIdentity(o.KeyFile)
-		if err != nil {
-			return err
-		}
-		cfg.Identity = id
-	}
-	t, err := tubclient.New(cfg)
+	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, NegotiationTimeout: o.Timeout})
 	if err != nil {
 		return err
 	}

@@ -69,14 +69,8 @@ func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
 			return nil, err
 		}
 	}
-	var id *tubclient.Identity
-	if o.KeyFile != "" {
-		if id, err = tubclient.LoadOrCreateIdentity(o.KeyFile); err != nil {
-			return nil, err
-		}
-	}
 	t, err := tubclient.New(tubclient.Config{
-		Identity:          id,
+		KeyFile:           o.KeyFile,
 		Nickname:          "tubscope",
 		Policy:            p,
 		KeepaliveTimeout:  max(o.Keepalive, 0),
