@@ -2,6 +2,7 @@ package tubclient
 
 import (
 	"context"
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -14,18 +15,18 @@ import (
 // connects them; it must run inside a synctest bubble.
 func pipePair(t *testing.T, serverCfg, clientCfg Config) (server, client *Tub, ref *RemoteReference) {
 	t.Helper()
-	var pn pipeNet
+	var pn memnet.Network
 	serverCfg.Location = []Hint{{Host: "server", Port: 1}}
 	server, err := New(serverCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { server.Close() })
-	if _, err := server.Serve(pn.listen("server:1")); err != nil {
+	if _, err := server.Serve(pn.Listen("server:1")); err != nil {
 		t.Fatal(err)
 	}
 	furl, _ := server.Register("svc", BuiltinService())
-	clientCfg.Dial = pn.dial
+	clientCfg.Dial = pn.Dialer("client")
 	client, err = New(clientCfg)
 	if err != nil {
 		t.Fatal(err)

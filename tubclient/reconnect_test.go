@@ -1,6 +1,7 @@
 package tubclient
 
 import (
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"math"
 	"testing"
 	"testing/synctest"
@@ -13,8 +14,8 @@ import (
 // and the next attempt's time is visible in snapshots and events.
 func TestReconnectorBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var pn pipeNet // nothing listens: every dial is refused
-		client, err := New(Config{Dial: pn.dial, Backoff: Backoff{Jitter: -1, Max: 10 * time.Second}})
+		var pn memnet.Network // nothing listens: every dial is refused
+		client, err := New(Config{Dial: pn.Dialer("client"), Backoff: Backoff{Jitter: -1, Max: 10 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}

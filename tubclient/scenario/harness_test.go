@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"net"
 	"slices"
 	"sort"
@@ -24,7 +25,7 @@ type world struct {
 	t        *testing.T
 	scenario string
 	policy   string
-	net      pipeNet
+	net      memnet.Network
 	nodes    []*node
 
 	mu   sync.Mutex
@@ -70,7 +71,7 @@ func (w *world) wakeChan() <-chan struct{} {
 func (w *world) addNode(name string, cfg tubclient.Config, listeners ...[]string) *node {
 	w.t.Helper()
 	n := &node{w: w, name: name, path: faultnet.NewPath(nil)}
-	dial := w.net.dialer(name)
+	dial := w.net.Dialer(name)
 	cfg.Dial = (&pathDialer{path: n.path, dial: dial, node: n}).DialContext
 	cfg.Location = nil
 	for _, group := range listeners {
@@ -105,7 +106,7 @@ func (w *world) addNode(name string, cfg tubclient.Config, listeners ...[]string
 		sub.Close()
 	})
 	for _, group := range listeners {
-		if _, err := tub.Serve(w.net.listen(group...)); err != nil {
+		if _, err := tub.Serve(w.net.Listen(group...)); err != nil {
 			w.t.Fatal(err)
 		}
 	}
