@@ -22,13 +22,17 @@ type runner struct {
 	negRate float64
 	// fds is the open-file limit in force.
 	fds uint64
+	// peer starts the idle row's client process; nil (and peerErr says
+	// why) when this binary cannot.
+	peer    peerStarter
+	peerErr error
 }
 
 // Run measures and writes the table to out. Every comparison is made in
 // this one run on this one machine.
 func Run(ctx context.Context, o Options, out io.Writer) error {
 	o = o.filled()
-	// Both ends of every connection live in this process, and silent
+	// Both ends of most connections live in this process, and silent
 	// restarts keep their black-holed sockets open.
 	fds := raiseFDLimit(uint64(6*max(o.N, o.Idle) + 4096))
 	mode := "full"
@@ -39,6 +43,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		"tubscope bench (%s) — GOMAXPROCS=%d, NumCPU=%d, %s %s/%s; N=%d, idle=%d, throughput runs %s; RLIMIT_NOFILE=%d",
 		mode, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		o.N, o.Idle, o.Duration, fds)}}
+	r.peer, r.peerErr = selfPeer()
 	switch {
 	case o.NoFoolscap:
 		r.foolscap = errors.New("skipped: --no-foolscap")

@@ -3,9 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
-	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,14 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as the idle row's client process (see
+	// testPeer in peer_test.go).
+	if furl := os.Getenv(peerFURLEnv); furl != "" {
+		os.Exit(runTestPeer(furl))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // TestBenchQuick runs the whole bench in quick mode (smaller still, so it
 // also fits under -race) and checks the table has every row with a
@@ -122,44 +127,5 @@ func TestMedian(t *testing.T) {
 	}
 	if m := maxDuration([]time.Duration{5, 1, 7}); m != 7 {
 		t.Errorf("max = %v", m)
-	}
-}
-
-// The first accepted connection hides the peer's close until it is closed
-// locally; later ones report EOF as usual.
-func TestFirstFINLost(t *testing.T) {
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &firstFINLost{Listener: raw}
-	defer ln.Close()
-	accept := func() net.Conn {
-		t.Helper()
-		c, err := net.Dial("tcp", raw.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Close()
-		return s
-	}
-	first := accept()
-	got := make(chan error, 1)
-	go func() {
-		_, err := first.Read(make([]byte, 1))
-		got <- err
-	}()
-	first.Close()
-	if err := <-got; !errors.Is(err, net.ErrClosed) {
-		t.Errorf("first conn read = %v, want net.ErrClosed (the FIN must stay hidden)", err)
-	}
-	second := accept()
-	defer second.Close()
-	if _, err := second.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Errorf("second conn read = %v, want EOF", err)
 	}
 }

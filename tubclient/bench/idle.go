@@ -13,28 +13,64 @@ import (
 const targetIdleBytes = 32 << 10
 
 // idle is row 5: memory and goroutines per idle broker.
+//
+// In process, both ends of every connection hold a descriptor here, so n
+// connections need 2n. When that exceeds RLIMIT_NOFILE the clients move
+// to a child process (this binary's bench-peer) and only the server side
+// is measured; a test binary cannot re-execute itself that way, so there
+// n is capped instead.
 func (r *runner) idle(ctx context.Context) error {
 	n := r.o.Idle
-	// Both ends of every connection are in this process: two descriptors
-	// each, plus a reserve for listeners and the runtime.
-	const reserve = 1024
-	if limit := int(r.fds); r.fds > 0 && 2*n+reserve > limit {
-		n = max((limit-reserve)/2, 1)
-		r.table.note("row 5: %d idle connections asked for, but RLIMIT_NOFILE is %d and could not be raised "+
-			"(both ends are in this process, two descriptors per connection), so %d were measured", r.o.Idle, r.fds, n)
+	limit := int(r.fds)
+	if r.fds == 0 || 2*n+fdReserve <= limit {
+		return r.idleInProcess(ctx, n, fmt.Sprintf("2×%d+%d descriptors fit RLIMIT_NOFILE %d", n, fdReserve, r.fds))
 	}
+	if r.peer == nil {
+		capped := max((limit-fdReserve)/2, 1)
+		return r.idleInProcess(ctx, capped, fmt.Sprintf("%d connections asked for, but 2×%d+%d descriptors exceed "+
+			"RLIMIT_NOFILE %d and the clients cannot move to a child process (%v), so %d were measured",
+			n, n, fdReserve, r.fds, r.peerErr, capped))
+	}
+	if n+fdReserve > limit {
+		capped := max(limit-fdReserve, 1)
+		r.table.note("row 5: %d idle brokers asked for, but RLIMIT_NOFILE is %d (one descriptor per connection "+
+			"in each process), so %d were measured", n, r.fds, capped)
+		n = capped
+	}
+	res, err := idleCostServer(ctx, n, r.peer)
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	t := r.table
+	t.add(RowIdle, fmt.Sprintf("memory per idle broker (%d brokers, server side)", res.Brokers),
+		fmt.Sprintf("%.1f KiB", res.BytesPerBroker/1024), fmt.Sprintf("≤ %d KiB", targetIdleBytes>>10),
+		verdictAtMost(res.BytesPerBroker/1024, targetIdleBytes>>10, " KiB"))
+	t.add(RowIdle, "goroutines per idle broker (server side)", fmt.Sprintf("%.2f", res.GoroutinesPerBroker), "", "")
+	t.note("row 5: one server tub in this process and %d client tubs in a child process (tubscope %s), because "+
+		"both ends in one process would need 2×%d+%d descriptors, over RLIMIT_NOFILE %d; one connection per client "+
+		"(getReference + one ping, then idle, no keepalives). The server's live heap + stacks after GC and its "+
+		"goroutines, minus the same before the clients connected, divided by its %d brokers: server side only, the "+
+		"clients' cost is not counted. Kernel socket buffers are not counted.",
+		res.Brokers, PeerCommand, r.o.Idle, fdReserve, r.fds, res.Brokers)
+	return nil
+}
+
+// idleInProcess measures n connections with both ends in this process;
+// why says why in process, for the note.
+func (r *runner) idleInProcess(ctx context.Context, n int, why string) error {
 	res, err := IdleCost(ctx, n)
 	if err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
 	t := r.table
-	t.add(RowIdle, fmt.Sprintf("memory per idle broker (%d connections, %d brokers)", res.Connections, 2*res.Connections),
+	t.add(RowIdle, fmt.Sprintf("memory per idle broker (%d connections, %d brokers, both ends)", res.Connections, 2*res.Connections),
 		fmt.Sprintf("%.1f KiB", res.BytesPerBroker/1024), fmt.Sprintf("≤ %d KiB", targetIdleBytes>>10),
 		verdictAtMost(res.BytesPerBroker/1024, targetIdleBytes>>10, " KiB"))
 	t.add(RowIdle, "goroutines per idle broker", fmt.Sprintf("%.2f", res.GoroutinesPerBroker), "", "")
-	t.note("row 5: %d servers × %d clients, one connection per pair (getReference + one ping, then idle, no keepalives); "+
-		"live heap + stacks after GC, minus the same with the tubs started but unconnected, divided by the brokers "+
-		"at both ends (2 per connection: one per tub). Kernel socket buffers are not counted.", res.Servers, res.Clients)
+	t.note("row 5: both ends in this process (%s): %d servers × %d clients, one connection per pair "+
+		"(getReference + one ping, then idle, no keepalives); live heap + stacks after GC, minus the same with the "+
+		"tubs started but unconnected, divided by the brokers at both ends (2 per connection: one per tub). Kernel "+
+		"socket buffers are not counted.", why, res.Servers, res.Clients)
 	return nil
 }
 

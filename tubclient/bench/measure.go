@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -116,12 +115,6 @@ func vmHWM() uint64 {
 
 // startMaster starts a listening tub serving the built-in echo object.
 func startMaster(cfg tubclient.Config) (*tubclient.Tub, string, error) {
-	return startMasterOn(cfg, nil)
-}
-
-// startMasterOn is startMaster with the listener wrapped by wrap (when
-// not nil).
-func startMasterOn(cfg tubclient.Config, wrap func(net.Listener) net.Listener) (*tubclient.Tub, string, error) {
 	t, err := tubclient.New(cfg)
 	if err != nil {
 		return nil, "", err
@@ -130,9 +123,6 @@ func startMasterOn(cfg tubclient.Config, wrap func(net.Listener) net.Listener) (
 	if err != nil {
 		t.Close()
 		return nil, "", err
-	}
-	if wrap != nil {
-		ln = wrap(ln)
 	}
 	if _, err := t.Serve(ln); err != nil {
 		t.Close()
@@ -521,41 +511,4 @@ func each(ctx context.Context, n, conc int, f func(ctx context.Context, i int) e
 		first = ctx.Err()
 	}
 	return first
-}
-
-// firstFINLost wraps a listener so that the first connection it accepts
-// never reports the peer's FIN or RST: reads that would end wait until the
-// connection is closed locally. It models a path that died outright, where
-// nothing from the peer, not even its close, arrives.
-type firstFINLost struct {
-	net.Listener
-	accepted atomic.Int64
-}
-
-func (l *firstFINLost) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil || l.accepted.Add(1) != 1 {
-		return c, err
-	}
-	return &finLostConn{Conn: c, closed: make(chan struct{})}, nil
-}
-
-type finLostConn struct {
-	net.Conn
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (c *finLostConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-		<-c.closed
-		return 0, net.ErrClosed
-	}
-	return n, err
-}
-
-func (c *finLostConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return c.Conn.Close()
 }

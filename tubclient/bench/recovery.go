@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -188,8 +187,7 @@ func (r *runner) recoveryS3(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		master, furl, err := startMasterOn(tubclient.Config{Policy: p},
-			func(ln net.Listener) net.Listener { return &firstFINLost{Listener: ln} })
+		master, furl, err := startMaster(tubclient.Config{Policy: p})
 		if err != nil {
 			return err
 		}
@@ -240,7 +238,7 @@ func (r *runner) recoveryS3(ctx context.Context) error {
 	}
 	r.table.note("row 3: the tubscope master black-holes the socket just before its first accepting decision "+
 		"(LoseNextDecision), and that connection's path is dead both ways, so the client's FIN on giving up never "+
-		"reaches the master either (a bench listener wrapper holds it back: faultnet's black hole lets a FIN through); the Go client (negotiation timeout %s) times out, remembers no decision, and retries "+
+		"reaches the master either; the Go client (negotiation timeout %s) times out, remembers no decision, and retries "+
 		"every %s; time from its first retry's dial to its first successful ping. An unmodified Foolscap client "+
 		"would first wait out its own %s negotiation timeout before retrying, adding %s to every figure in this row.",
 		s3Timeout, s3Retry, foolscapTimeout, foolscapTimeout)

@@ -17,8 +17,6 @@ const (
 	stormRetry    = 200 * time.Millisecond
 	stormBound    = 2 * time.Minute
 	setupParallel = 64
-	// stormClientDecisions is the storm clients' decision-log size.
-	stormClientDecisions = 16
 )
 
 // brokerWatch counts, from a master's event stream, how often each peer's
@@ -116,10 +114,7 @@ func (r *runner) storm(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// A small decision ring: every tub preallocates its ring, which
-		// would otherwise dominate the memory of N tubs in one process.
-		c, err := tubclient.New(tubclient.Config{Identity: id, Dial: dial, NegotiationTimeout: 30 * time.Second,
-			DecisionLogSize: stormClientDecisions})
+		c, err := tubclient.New(tubclient.Config{Identity: id, Dial: dial, NegotiationTimeout: 30 * time.Second})
 		if err != nil {
 			return err
 		}
@@ -189,8 +184,7 @@ func (r *runner) storm(ctx context.Context) error {
 	t.note("row 4: %d Go client tubs (slaves) of one in-process tubscope master (foolscap policy), all in this process; "+
 		"their path is black-holed and each restarts silently (Restart(true): new incarnation, old sockets left open) "+
 		"at once, then retries every %s until a ping succeeds. Memory peaks are sampled every 50 ms during the storm; "+
-		"the process's VmHWM so far is %s (all rows, both ends). The clients keep %d-entry decision logs (the master "+
-		"the default 1,000).", n, stormRetry, mib(vmHWM()), stormClientDecisions)
+		"the process's VmHWM so far is %s (all rows, both ends).", n, stormRetry, mib(vmHWM()))
 	if dropped > 0 {
 		t.note("row 4: the master's event feed overflowed (%d events lost): flaps and refusals are lower bounds", dropped)
 	}
