@@ -43,6 +43,8 @@ func main() {
 		err = runCall(args)
 	case "bench":
 		err = runBench(args)
+	case bench.PeerCommand: // hidden: the bench's idle-row client process
+		err = runBenchPeer(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -125,4 +127,12 @@ func runBench(args []string) error {
 	fs.BoolVar(&o.NoFoolscap, "no-foolscap", false, "skip the rows that need a Foolscap 21.7 peer")
 	fs.Parse(args)
 	return bench.Run(context.Background(), o, os.Stdout)
+}
+
+func runBenchPeer(args []string) error {
+	fs := flag.NewFlagSet(bench.PeerCommand, flag.ExitOnError)
+	furl := fs.String("furl", "", "the server to connect to")
+	n := fs.Int("n", 1, "client tubs, one connection each")
+	fs.Parse(args)
+	return bench.RunPeer(context.Background(), *furl, *n, os.Stdin, os.Stdout)
 }
