@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
+
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -175,6 +177,15 @@ func PeerDetail(s snapshot.Snapshot, peerTubID string, width, height int, now ti
 	if room < 1 {
 		return pane(lines, width, height)
 	}
+	// The newest decision's sentence in full, wrapped, when it fits beside
+	// at least that decision's own row: the table cuts it to the width.
+	newest := &s.Decisions[mine[len(mine)-1]]
+	why := wrap("why: "+decisionWhy(newest), width-4)
+	if room-len(why) >= 1 {
+		room -= len(why)
+	} else {
+		why = nil
+	}
 	if len(mine) > room {
 		mine = mine[len(mine)-room:]
 	}
@@ -183,7 +194,53 @@ func PeerDetail(s snapshot.Snapshot, peerTubID string, width, height int, now ti
 	for _, i := range mine {
 		lines = append(lines, "  "+decisionLine(&s.Decisions[i], widths, width-2, th))
 	}
+	for _, w := range why {
+		lines = append(lines, th.Dim.Render("    "+w))
+	}
 	return pane(lines, width, height)
+}
+
+// decisionWhy is a decision's rule and sentence, with what the slave heard.
+func decisionWhy(d *snapshot.Decision) string {
+	text := d.Rule
+	if d.Detail != "" {
+		text += ": " + clean(d.Detail)
+	}
+	if d.Current != "" {
+		text += " (current-connection " + clean(d.Current) + ")"
+	}
+	if d.Error != "" && !d.Accept {
+		text += " (error: " + clean(d.Error) + ")"
+	}
+	return text
+}
+
+// wrap breaks text into lines of at most width cells at spaces.
+func wrap(text string, width int) []string {
+	if width < 10 {
+		return nil
+	}
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		for r := []rune(word); len(r) > width; r = []rune(word) {
+			out = append(out, string(r[:width]))
+			word = string(r[width:])
+		}
+		switch {
+		case line == "":
+			line = word
+		case lipgloss.Width(line)+1+lipgloss.Width(word) <= width:
+			line += " " + word
+		default:
+			out = append(out, line)
+			line = word
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
 }
 
 func ago(now, t time.Time) string {
