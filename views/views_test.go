@@ -296,11 +296,11 @@ func TestDecisionsScrollAndFilter(t *testing.T) {
 	s := fixture()
 	out := RenderDecisions(s.Decisions, LogView{}, 160, 6, PlainTheme())
 	lines := strings.Split(out, "\n")
-	if !strings.Contains(lines[5], "old-peer-no-incarnation") {
+	if !strings.Contains(lines[5], "no-incarnation") {
 		t.Errorf("newest decision is not on the bottom line: %q", lines[5])
 	}
 	out = RenderDecisions(s.Decisions, LogView{Offset: 1000}, 160, 6, PlainTheme())
-	if !strings.Contains(strings.Split(out, "\n")[2], "decision-received") {
+	if !strings.Contains(strings.Split(out, "\n")[2], "master-accepted") {
 		t.Errorf("over-scrolled log does not stop at the oldest decision:\n%s", out)
 	}
 	idx := FilterDecisions(s.Decisions, LogView{FilterPeer: "pcx5", FilterVerdict: "ACCEPT"})
@@ -326,7 +326,7 @@ func TestDecisionJSON(t *testing.T) {
 	}
 	want := `{"seq":7,"time":"2025-03-14T11:59:10.123Z","peer":"f3bnq6yl4x2mqh7cz5dvkw6rsu3ejtao","broker":9,"role":"slave",` +
 		`"offer_incarnation":"9226ecb833fae91a","offer_last_connection":"c0ffee0123456789 2","offer_attempt_id":"",` +
-		`"verdict":"reject","accept":false,"rule":"decision-received","detail":"","error":"Duplicate connection"}`
+		`"verdict":"reject","accept":false,"rule":"master-rejected","detail":"","error":"Duplicate connection"}`
 	if string(got) != want {
 		t.Errorf("DecisionJSON =\n%s\nwant\n%s", got, want)
 	}
