@@ -30,6 +30,19 @@ func pythonIdentity(t *testing.T, ctx context.Context) (string, string) {
 	return path, tubid
 }
 
+// startFoolscapServer runs a Foolscap server under a Foolscap-made
+// identity and returns it with its tubid; it stops with the test.
+func startFoolscapServer(t *testing.T, ctx context.Context) (*pypeer.Peer, string) {
+	t.Helper()
+	pem, pyID := pythonIdentity(t, ctx)
+	srv, err := pypeer.StartServer(ctx, pypeer.ServerOptions{PEM: pem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return srv, pyID
+}
+
 // goIdentity makes an identity that is master (higher tubid) or slave
 // relative to peer.
 func goIdentity(t *testing.T, peer string, master bool) *Identity {
@@ -83,12 +96,7 @@ func TestInteropGoClientFoolscapServer(t *testing.T) {
 	for _, master := range []bool{true, false} {
 		t.Run(roleName(master), func(t *testing.T) {
 			ctx := interopCtx(t)
-			pem, pyID := pythonIdentity(t, ctx)
-			srv, err := pypeer.StartServer(ctx, pypeer.ServerOptions{PEM: pem})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Stop()
+			srv, pyID := startFoolscapServer(t, ctx)
 			tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, master)})
 			ref, err := tub.GetReference(ctx, srv.FURL())
 			if err != nil {
@@ -187,12 +195,7 @@ func lastDecision(t *testing.T, tub *Tub) snapshot.Decision {
 func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
 	pypeer.Require(t)
 	ctx := interopCtx(t)
-	pem, pyID := pythonIdentity(t, ctx)
-	srv, err := pypeer.StartServer(ctx, pypeer.ServerOptions{PEM: pem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, pyID := startFoolscapServer(t, ctx)
 	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false)})
 	f, _ := ParseFURL(srv.FURL())
 	first, err := tub.connectBroker(ctx, f, false)
