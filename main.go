@@ -43,7 +43,7 @@ func main() {
 		err = runCall(args)
 	case "bench":
 		err = runBench(args)
-	case bench.PeerCommand: // hidden: the bench's idle-row client process
+	case bench.PeerCommand: // hidden: the bench's client processes (idle and storm rows)
 		err = runBenchPeer(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
@@ -133,6 +133,7 @@ func runBenchPeer(args []string) error {
 	fs := flag.NewFlagSet(bench.PeerCommand, flag.ExitOnError)
 	furl := fs.String("furl", "", "the server to connect to")
 	n := fs.Int("n", 1, "client tubs, one connection each")
+	mode := fs.String("mode", bench.PeerIdle, "idle (row 5) or storm (row 4)")
 	fs.Parse(args)
-	return bench.RunPeer(context.Background(), *furl, *n, os.Stdin, os.Stdout)
+	return bench.RunPeerMode(context.Background(), *mode, *furl, *n, os.Stdin, os.Stdout)
 }

@@ -101,7 +101,12 @@ func vmHWM() uint64 {
 	if err != nil {
 		return 0
 	}
-	for _, l := range strings.Split(string(data), "\n") {
+	return parseHWM(string(data))
+}
+
+// parseHWM finds VmHWM in the text of a /proc/<pid>/status file.
+func parseHWM(status string) uint64 {
+	for _, l := range strings.Split(status, "\n") {
 		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {

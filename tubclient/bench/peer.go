@@ -18,8 +18,9 @@ import (
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
-// PeerCommand is the hidden tubscope subcommand that runs RunPeer: the
-// client side of the idle-cost row, in a process of its own.
+// PeerCommand is the hidden tubscope subcommand that runs RunPeerMode: the
+// client side of the idle-cost row or of the reconnect storm, in a process
+// of its own.
 const PeerCommand = "bench-peer"
 
 // fdReserve is the descriptors kept back for listeners, pipes and the
@@ -72,9 +73,9 @@ func closeTubs(tubs []*tubclient.Tub) {
 	})
 }
 
-// peerStarter builds the command that runs RunPeer against furl with n
-// connections.
-type peerStarter func(ctx context.Context, furl string, n int) *exec.Cmd
+// peerStarter builds the command that runs the bench-peer command in mode
+// (PeerIdle or PeerStorm) against furl with n clients.
+type peerStarter func(ctx context.Context, mode, furl string, n int) *exec.Cmd
 
 // selfPeer re-executes this binary's bench-peer subcommand. A test binary
 // has no such subcommand, so there it is nil and the idle row stays in
@@ -87,8 +88,8 @@ func selfPeer() (peerStarter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, furl string, n int) *exec.Cmd {
-		return exec.CommandContext(ctx, exe, PeerCommand, "--furl", furl, "--n", strconv.Itoa(n))
+	return func(ctx context.Context, mode, furl string, n int) *exec.Cmd {
+		return exec.CommandContext(ctx, exe, PeerCommand, "--mode", mode, "--furl", furl, "--n", strconv.Itoa(n))
 	}, nil
 }
 
@@ -118,7 +119,7 @@ func idleCostServer(ctx context.Context, n int, start peerStarter) (res ServerId
 
 	cctx, kill := context.WithCancel(ctx)
 	defer kill()
-	cmd := start(cctx, furl, n)
+	cmd := start(cctx, PeerIdle, furl, n)
 	ready := &readyWriter{want: fmt.Sprintf("ready %d\n", n), ready: make(chan struct{})}
 	stderr := &capBuffer{max: peerStderrMax}
 	cmd.Stdout, cmd.Stderr = ready, stderr

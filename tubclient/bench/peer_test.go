@@ -17,14 +17,15 @@ import (
 const (
 	peerFURLEnv = "TUBSCOPE_BENCH_PEER_FURL"
 	peerNEnv    = "TUBSCOPE_BENCH_PEER_N"
+	peerModeEnv = "TUBSCOPE_BENCH_PEER_MODE"
 )
 
 // runTestPeer is the child side when the test binary is re-executed as
-// the idle row's client process.
+// a bench-peer client process.
 func runTestPeer(furl string) int {
 	n, err := strconv.Atoi(os.Getenv(peerNEnv))
 	if err == nil {
-		err = RunPeer(context.Background(), furl, n, os.Stdin, os.Stdout)
+		err = RunPeerMode(context.Background(), os.Getenv(peerModeEnv), furl, n, os.Stdin, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -34,9 +35,9 @@ func runTestPeer(furl string) int {
 }
 
 // testPeer re-executes this test binary as a client process.
-func testPeer(ctx context.Context, furl string, n int) *exec.Cmd {
+func testPeer(ctx context.Context, mode, furl string, n int) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), peerFURLEnv+"="+furl, peerNEnv+"="+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), peerFURLEnv+"="+furl, peerNEnv+"="+strconv.Itoa(n), peerModeEnv+"="+mode)
 	return cmd
 }
 
@@ -65,7 +66,9 @@ func TestIdleCostServerChildProcess(t *testing.T) {
 func TestIdleCostServerChildFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bad := func(ctx context.Context, _ string, n int) *exec.Cmd { return testPeer(ctx, "not a furl", n) }
+	bad := func(ctx context.Context, mode, _ string, n int) *exec.Cmd {
+		return testPeer(ctx, mode, "not a furl", n)
+	}
 	_, err := idleCostServer(ctx, 3, bad)
 	if err == nil || !strings.Contains(err.Error(), "ended before") || !strings.Contains(err.Error(), "bench-peer") {
 		t.Fatalf("err = %v, want the child's early exit and its message", err)

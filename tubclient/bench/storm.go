@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
@@ -91,26 +90,112 @@ func (w *brokerWatch) finish() (flaps, replacements, refused int, dropped uint64
 	return flaps, replacements, w.refused, w.sub.Dropped()
 }
 
+// stormResult is what one reconnect storm measured.
+type stormResult struct {
+	n, failed        int
+	last             time.Duration // trigger to the last client's first successful call
+	lastErr          string
+	rejects, refused int // client-side, master-side
+	flaps, replaced  int
+	dropped          uint64
+	inUse, sys       uint64 // this process's peaks during the storm
+	childHWM         []uint64
+}
+
 // storm is row 4: N clients of one master restart silently at once.
+//
+// In process, every client needs two descriptors during the storm (its
+// live socket and the black-holed one its silent restart leaves open) and
+// the master up to two more, so 4N must fit RLIMIT_NOFILE. Otherwise the
+// clients move to child processes (this binary's bench-peer --mode storm),
+// each holding as many as its own limit fits; a test binary caps N instead.
 func (r *runner) storm(ctx context.Context) error {
 	n := r.o.N
-	master, furl, err := startMaster(tubclient.Config{})
+	limit := int(r.fds)
+	if r.fds == 0 || 4*n+fdReserve <= limit {
+		res, err := stormInProcess(ctx, n)
+		if err != nil {
+			return err
+		}
+		r.reportStorm(res)
+		r.table.note("row 4: %d Go client tubs (slaves) of one in-process tubscope master (foolscap policy), all in this process; "+
+			"their path is black-holed and each restarts silently (Restart(true): new incarnation, old sockets left open) "+
+			"at once, then retries every %s until a ping succeeds. Memory peaks are sampled every 50 ms during the storm; "+
+			"the process's VmHWM so far is %s (all rows, both ends).", n, stormRetry, mib(vmHWM()))
+		return nil
+	}
+	if r.peer == nil {
+		capped := max((limit-fdReserve)/4, 1)
+		res, err := stormInProcess(ctx, capped)
+		if err != nil {
+			return err
+		}
+		r.reportStorm(res)
+		r.table.note("row 4: %d clients asked for, but 4×%d+%d descriptors exceed RLIMIT_NOFILE %d and the clients "+
+			"cannot move to child processes (%v), so %d were measured, all in this process", n, n, fdReserve, r.fds, r.peerErr, capped)
+		return nil
+	}
+	perChild := max((limit-fdReserve)/2, 1)
+	if n+fdReserve > limit {
+		capped := max(limit-fdReserve, 1)
+		r.table.note("row 4: %d clients asked for, but the master holds one descriptor per client and RLIMIT_NOFILE "+
+			"is %d, so %d were measured", n, r.fds, capped)
+		n = capped
+	}
+	res, err := stormChildren(ctx, n, perChild, r.peer)
 	if err != nil {
 		return err
 	}
-	defer master.Close()
-	path := faultnet.NewPath(nil)
+	r.reportStorm(res)
+	hwm := make([]string, len(res.childHWM))
+	for i, b := range res.childHWM {
+		hwm[i] = mib(b)
+	}
+	r.table.note("row 4: %d Go client tubs (slaves) in %d child processes (tubscope %s --mode storm, at most %d each so "+
+		"that live and black-holed sockets fit RLIMIT_NOFILE %d) of one tubscope master (foolscap policy) in this process. "+
+		"On one \"storm\" line to every child's stdin, each child black-holes its clients' path and restarts them "+
+		"silently at once (Restart(true): new incarnation, old sockets left open), then each retries every %s until a "+
+		"ping succeeds. Time until all back is this process's trigger time plus, per child, the delay until it read "+
+		"the line (same machine clock) plus its slowest client's recovery counted from that read. Rejections: client "+
+		"side counted by the children, master side from this master's verdicts. Memory peaks are this process's (the "+
+		"master's) sampled every 50 ms during the storm, its VmHWM so far %s; the children's peak RSS (VmHWM) is %s.",
+		n, len(res.childHWM), PeerCommand, perChild, r.fds, stormRetry, mib(vmHWM()), strings.Join(hwm, ", "))
+	return nil
+}
+
+// reportStorm adds row 4's lines.
+func (r *runner) reportStorm(res stormResult) {
+	t := r.table
+	budget := time.Duration(0)
+	if r.negRate > 0 {
+		budget = time.Duration(2 * float64(res.n) / r.negRate * float64(time.Second))
+	}
+	verdict := verdictAtMost(float64(res.last)/1e6, float64(budget)/1e6, " ms")
+	if res.failed > 0 {
+		verdict = fmt.Sprintf("gap: %d of %d never came back within %s (%s)", res.failed, res.n, stormBound, res.lastErr)
+	}
+	t.add(RowStorm, fmt.Sprintf("%d clients back (first successful call each)", res.n-res.failed),
+		ms(res.last), fmt.Sprintf("≤ 2N/rate = %s", ms(budget)), verdict)
+	t.add(RowStorm, "flaps (a peer's broker replaced twice or more)", fmt.Sprintf("%d (of %d replacements)", res.flaps, res.replaced),
+		"0", verdictAtMost(float64(res.flaps), 0, ""))
+	t.add(RowStorm, "rejected offers (client-side / master-side)", fmt.Sprintf("%d / %d", res.rejects, res.refused), "", "")
+	t.add(RowStorm, "peak heap+stacks in use / Go Sys", fmt.Sprintf("%s / %s", mib(res.inUse), mib(res.sys)), "", "")
+	if res.dropped > 0 {
+		t.note("row 4: the master's event feed overflowed (%d events lost): flaps and refusals are lower bounds", res.dropped)
+	}
+}
+
+// stormClients opens n client tubs, each a slave of the master named in
+// furl dialing through path, with one successful call each.
+func stormClients(ctx context.Context, furl string, n int, path *faultnet.Path) ([]*tubclient.Tub, error) {
+	f, err := tubclient.ParseFURL(furl)
+	if err != nil {
+		return nil, err
+	}
 	dial := (&faultnet.Dialer{Path: path}).DialContext
 	clients := make([]*tubclient.Tub, n)
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
 	err = each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
-		id, err := slaveOf(master.TubID())
+		id, err := slaveOf(f.TubID)
 		if err != nil {
 			return err
 		}
@@ -125,68 +210,80 @@ func (r *runner) storm(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("storm setup: %w", err)
+		closeTubs(clients)
+		return nil, err
 	}
+	return clients, nil
+}
 
-	watch := watchBrokers(master)
-	watch.start()
-	peaks := startPeakSampler(50 * time.Millisecond)
+// stormOutcome is the clients' side of one storm.
+type stormOutcome struct {
+	ok, failed int
+	last       time.Duration // the slowest client's recovery, from the trigger
+	rejects    int
+	lastErr    error
+}
+
+// restartAll black-holes path and restarts every client silently at once;
+// each then retries until its first successful call. Times count from t0.
+func restartAll(ctx context.Context, clients []*tubclient.Tub, furl string, path *faultnet.Path, t0 time.Time) stormOutcome {
 	path.BlackHoleAll()
-	t0 := time.Now()
 	var (
-		wg      sync.WaitGroup
-		rejects atomic.Int64
-		failed  atomic.Int64
-		lastMu  sync.Mutex
-		last    time.Duration
-		lastErr error
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out stormOutcome
 	)
 	for _, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.Restart(true); err != nil {
-				failed.Add(1)
-				return
+			err := c.Restart(true)
+			rej := 0
+			if err == nil {
+				_, rej, err = recoverCall(ctx, c, furl, stormBound, stormRetry)
 			}
-			_, rej, err := recoverCall(ctx, c, furl, stormBound, stormRetry)
-			rejects.Add(int64(rej))
 			back := time.Since(t0)
-			lastMu.Lock()
-			defer lastMu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			out.rejects += rej
 			if err != nil {
-				failed.Add(1)
-				lastErr = err
+				out.failed++
+				out.lastErr = err
 				return
 			}
-			last = max(last, back)
+			out.ok++
+			out.last = max(out.last, back)
 		}()
 	}
 	wg.Wait()
-	inUse, sys := peaks.Stop()
-	flaps, replacements, refused, dropped := watch.finish()
+	return out
+}
 
-	t := r.table
-	budget := time.Duration(0)
-	if r.negRate > 0 {
-		budget = time.Duration(2 * float64(n) / r.negRate * float64(time.Second))
+// stormInProcess runs the storm with the master and its n clients all in
+// this process.
+func stormInProcess(ctx context.Context, n int) (stormResult, error) {
+	res := stormResult{n: n}
+	master, furl, err := startMaster(tubclient.Config{})
+	if err != nil {
+		return res, err
 	}
-	verdict := verdictAtMost(float64(last)/1e6, float64(budget)/1e6, " ms")
-	if failed.Load() > 0 {
-		verdict = fmt.Sprintf("gap: %d of %d never came back within %s (%v)", failed.Load(), n, stormBound, lastErr)
+	defer master.Close()
+	path := faultnet.NewPath(nil)
+	clients, err := stormClients(ctx, furl, n, path)
+	if err != nil {
+		return res, fmt.Errorf("storm setup: %w", err)
 	}
-	t.add(RowStorm, fmt.Sprintf("%d clients back (first successful call each)", n-int(failed.Load())),
-		ms(last), fmt.Sprintf("≤ 2N/rate = %s", ms(budget)), verdict)
-	t.add(RowStorm, "flaps (a peer's broker replaced twice or more)", fmt.Sprintf("%d (of %d replacements)", flaps, replacements),
-		"0", verdictAtMost(float64(flaps), 0, ""))
-	t.add(RowStorm, "rejected offers (client-side / master-side)", fmt.Sprintf("%d / %d", rejects.Load(), refused), "", "")
-	t.add(RowStorm, "peak heap+stacks in use / Go Sys", fmt.Sprintf("%s / %s", mib(inUse), mib(sys)), "", "")
-	t.note("row 4: %d Go client tubs (slaves) of one in-process tubscope master (foolscap policy), all in this process; "+
-		"their path is black-holed and each restarts silently (Restart(true): new incarnation, old sockets left open) "+
-		"at once, then retries every %s until a ping succeeds. Memory peaks are sampled every 50 ms during the storm; "+
-		"the process's VmHWM so far is %s (all rows, both ends).", n, stormRetry, mib(vmHWM()))
-	if dropped > 0 {
-		t.note("row 4: the master's event feed overflowed (%d events lost): flaps and refusals are lower bounds", dropped)
+	defer closeTubs(clients)
+
+	watch := watchBrokers(master)
+	watch.start()
+	peaks := startPeakSampler(50 * time.Millisecond)
+	out := restartAll(ctx, clients, furl, path, time.Now())
+	res.inUse, res.sys = peaks.Stop()
+	res.flaps, res.replaced, res.refused, res.dropped = watch.finish()
+	res.failed, res.last, res.rejects = out.failed, out.last, out.rejects
+	if out.lastErr != nil {
+		res.lastErr = out.lastErr.Error()
 	}
-	return nil
+	return res, nil
 }
