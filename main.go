@@ -69,6 +69,10 @@ func runServe(args []string) error {
 	fs.DurationVar(&o.Keepalive, "keepalive", 0, "PING after this long idle (0: off)")
 	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
 	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", 120*time.Second, "bound on each negotiation")
+	fs.DurationVar(&o.Faults.Delay, "fault-delay", 0, "delay every write on accepted connections, both ways")
+	fs.DurationVar(&o.Faults.Jitter, "fault-jitter", 0, "plus a uniform random extra delay up to this")
+	fs.Int64Var(&o.Faults.DropAfter, "fault-drop-after", 0, "let this many bytes out per connection, then go dark (0: never)")
+	fs.BoolVar(&o.Faults.LoseDecision, "fault-lose-decision", false, "lose the first accepting decision on the wire (the S3 lockout)")
 	fs.Parse(args)
 	return headless.Serve(context.Background(), o, os.Stdout)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/faultnet"
 )
 
 // ServeOptions are `tubscope serve`'s flags.
@@ -28,6 +30,29 @@ type ServeOptions struct {
 	Keepalive          time.Duration
 	DisconnectTimeout  time.Duration
 	NegotiationTimeout time.Duration
+	Faults             Faults
+}
+
+// Faults are injected into every accepted connection, so a peer's own
+// reconnect logic can be tried against a bad path.
+type Faults struct {
+	Delay        time.Duration // added to every write, both ways
+	Jitter       time.Duration // plus up to this much, uniformly
+	DropAfter    int64         // outbound bytes per connection before the path goes dark (0: never)
+	LoseDecision bool          // the first accepting decision this tub sends is lost on the wire
+}
+
+func (f Faults) onConn() bool { return f.Delay > 0 || f.Jitter > 0 || f.DropAfter > 0 }
+
+// apply sets the per-connection faults on a new connection.
+func (f Faults) apply(c *faultnet.Conn) {
+	if f.Delay > 0 || f.Jitter > 0 {
+		c.Delay(faultnet.Outbound, f.Delay, f.Jitter)
+		c.Delay(faultnet.Inbound, f.Delay, f.Jitter)
+	}
+	if f.DropAfter > 0 {
+		c.DropAfter(faultnet.Outbound, f.DropAfter)
+	}
 }
 
 // Serve runs a tub with the built-in service until ctx ends or SIGINT/SIGTERM.
@@ -51,8 +76,22 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 	if o.Listen == "" {
 		o.Listen = "tcp:127.0.0.1:0"
 	}
-	if _, err := t.Listen(o.Listen); err != nil {
+	ln, err := net.Listen("tcp", strings.TrimPrefix(o.Listen, "tcp:"))
+	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	if o.Faults.onConn() {
+		path := faultnet.NewPath(nil)
+		path.SetDefault(o.Faults.apply)
+		ln = &faultnet.Listener{Listener: ln, Path: path}
+	}
+	if _, err := t.Serve(ln); err != nil {
+		return err
+	}
+	if o.Faults.LoseDecision {
+		if err := t.LoseNextDecision(""); err != nil {
+			return err
+		}
 	}
 	name := o.Name
 	if name == "" {

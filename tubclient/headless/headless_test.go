@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,54 @@ func TestInteropCallAndServe(t *testing.T) {
 	}
 	if line.Event() != "result" || line.String("value") != "from python" {
 		t.Fatalf("python client got %v", line)
+	}
+}
+
+// `serve --fault-lose-decision`: the first client's decision is lost, so
+// its call times out; the tub says why in its event stream. A client that
+// comes back as a new process (same key, new incarnation) gets through.
+func TestServeLosesTheFirstDecision(t *testing.T) {
+	furl, lines := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0", JSON: true,
+		Faults: Faults{LoseDecision: true}})
+	key := filepath.Join(t.TempDir(), "client.pem")
+	err := Call(context.Background(), furl, "ping", nil, CallOptions{KeyFile: key, Timeout: 500 * time.Millisecond}, io.Discard)
+	if err == nil {
+		t.Fatal("the call whose decision was lost succeeded")
+	}
+	var out strings.Builder
+	if err := Call(context.Background(), furl, "ping", nil, CallOptions{KeyFile: key, Timeout: 10 * time.Second}, &out); err != nil {
+		t.Fatalf("the restarted client: %v", err)
+	}
+	var lost bool
+	for lines.Scan() {
+		var ev snapshot.Event
+		if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		lost = lost || (ev.Kind == snapshot.KindFault && ev.BrokerID != 0 && strings.Contains(ev.Message, "decision lost"))
+		if ev.Kind == snapshot.KindVerdict && ev.Rule == "new-incarnation" {
+			break
+		}
+	}
+	if !lost {
+		t.Fatal("no decision-lost fault event before the second client's verdict")
+	}
+}
+
+// `serve --fault-delay`: every write on an accepted connection is held back,
+// so a call's negotiation and answer, several round trips, take at least
+// that long several times over.
+func TestServeDelaysAcceptedConnections(t *testing.T) {
+	const delay = 40 * time.Millisecond
+	furl, _ := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0", Faults: Faults{Delay: delay}})
+	start := time.Now()
+	var out strings.Builder
+	if err := Call(context.Background(), furl, "echo", []string{"slow"}, CallOptions{Timeout: 10 * time.Second}, &out); err != nil {
+		t.Fatal(err)
+	}
+	// The server sends at least its 101, its TLS flight, its hello, its
+	// decision and two answers: six delayed writes.
+	if took := time.Since(start); took < 6*delay {
+		t.Fatalf("call over a %v-delayed path took only %v", delay, took)
 	}
 }
