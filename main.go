@@ -72,7 +72,7 @@ func runServe(args []string) error {
 	fs.DurationVar(&o.Faults.Delay, "fault-delay", 0, "delay every write on accepted connections, both ways")
 	fs.DurationVar(&o.Faults.Jitter, "fault-jitter", 0, "plus a uniform random extra delay up to this")
 	fs.Int64Var(&o.Faults.DropAfter, "fault-drop-after", 0, "let this many bytes out per connection, then go dark (0: never)")
-	fs.BoolVar(&o.Faults.LoseDecision, "fault-lose-decision", false, "lose the first accepting decision on the wire (the S3 lockout)")
+	fs.BoolVar(&o.Faults.LoseDecision, "fault-lose-decision", false, "lose the first accepting decision sent as master (the S3 lockout)")
 	fs.Parse(args)
 	return headless.Serve(context.Background(), o, os.Stdout)
 }

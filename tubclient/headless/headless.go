@@ -39,7 +39,7 @@ type Faults struct {
 	Delay        time.Duration // added to every write, both ways
 	Jitter       time.Duration // plus up to this much, uniformly
 	DropAfter    int64         // outbound bytes per connection before the path goes dark (0: never)
-	LoseDecision bool          // the first accepting decision this tub sends is lost on the wire
+	LoseDecision bool          // the first accepting decision this tub sends (as master) is lost on the wire
 }
 
 func (f Faults) onConn() bool { return f.Delay > 0 || f.Jitter > 0 || f.DropAfter > 0 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"go.uber.org/goleak"
@@ -127,8 +129,24 @@ func TestInteropCallAndServe(t *testing.T) {
 func TestServeLosesTheFirstDecision(t *testing.T) {
 	furl, lines := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0", JSON: true,
 		Faults: Faults{LoseDecision: true}})
+	// Only the master sends decisions: the client's tubid must be lower.
+	f, err := tubclient.ParseFURL(furl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := tubclient.IdentityWhere(func(tubid string) bool { return tubid < f.TubID })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := id.PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
 	key := filepath.Join(t.TempDir(), "client.pem")
-	err := Call(context.Background(), furl, "ping", nil, CallOptions{KeyFile: key, Timeout: 500 * time.Millisecond}, io.Discard)
+	if err := os.WriteFile(key, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = Call(context.Background(), furl, "ping", nil, CallOptions{KeyFile: key, Timeout: 500 * time.Millisecond}, io.Discard)
 	if err == nil {
 		t.Fatal("the call whose decision was lost succeeded")
 	}
