@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/tubscope/tubscope/tubclient/pypeer"
 	"io"
 	"os/exec"
 	"strings"
@@ -31,7 +32,7 @@ type proc struct {
 	lines   chan string
 	quit    chan struct{} // closed to make the reader discard instead of queue
 	exited  chan struct{} // closed once the process has been reaped
-	stderr  *tail
+	stderr  *pypeer.TailBuffer
 	Started time.Time
 
 	killOnce sync.Once
@@ -50,7 +51,7 @@ func startProc(t *testing.T, name string, argv ...string) *proc {
 		lines:  make(chan string, procLines),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
-		stderr: &tail{max: procTail},
+		stderr: pypeer.NewTailBuffer(procTail),
 	}
 	cmd.Stderr = p.stderr
 	var err error
@@ -136,27 +137,4 @@ func (p *proc) stderrNote() string {
 		return ""
 	}
 	return "\nstderr:\n" + s
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tail) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tail) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

@@ -79,7 +79,7 @@ type Peer struct {
 	lines  chan Line
 	quit   chan struct{} // closed to make the reader discard instead of queue
 	exited chan struct{} // closed once the process has been reaped
-	stderr *tailBuffer
+	stderr *TailBuffer
 
 	waitErr  error // set before exited is closed
 	readErr  error // set before exited is closed
@@ -110,7 +110,7 @@ func start(name string, argv []string, dir string) (*Peer, error) {
 		lines:  make(chan Line, lineBuffer),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
-		stderr: &tailBuffer{max: stderrTail},
+		stderr: NewTailBuffer(stderrTail),
 	}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -355,15 +355,19 @@ func (p *Peer) stderrNote() string {
 	return "\nstderr:\n" + s
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
+// TailBuffer keeps the last max bytes written to it: a child process's
+// stderr, bounded, for failure messages.
+type TailBuffer struct {
 	mu      sync.Mutex
 	max     int
 	buf     []byte
 	dropped bool
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+// NewTailBuffer keeps up to max bytes.
+func NewTailBuffer(max int) *TailBuffer { return &TailBuffer{max: max} }
+
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(p)
@@ -379,7 +383,7 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (b *tailBuffer) String() string {
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.dropped {

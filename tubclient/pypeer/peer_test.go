@@ -82,7 +82,7 @@ func TestSendRejectsLineBreaks(t *testing.T) {
 }
 
 func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := &tailBuffer{max: 8}
+	b := NewTailBuffer(8)
 	b.Write([]byte("0123"))
 	if got := b.String(); got != "0123" {
 		t.Errorf("got %q", got)
