@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -494,11 +493,13 @@ func (t *Tub) failNegotiation(b *Broker, err *NegotiationError) error {
 
 func boolp(v bool) *bool { return &v }
 
+// formatConn renders a last-connection as its hello line carries it, ""
+// when absent.
 func formatConn(c *negotiation.Connection) string {
 	if c == nil {
 		return ""
 	}
-	return c.MasterIncarnation + " " + strconv.FormatUint(c.SeqNum, 10)
+	return c.String()
 }
 
 // wrapConn puts every socket behind a fault switch so any connection can be
