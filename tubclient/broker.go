@@ -406,8 +406,7 @@ func (b *Broker) readLoop() {
 		case banana.EventDropped:
 			t.cfg.Logger.Info("dropped a message", "broker", b.id, "reason", ev.Text)
 			if ev.Opentype == "call" && ev.ReqID != 0 {
-				f := &banana.Failure{Type: "foolscap.tokens.Violation", Value: ev.Text, Traceback: "Traceback unavailable\n",
-					Parents: []string{"foolscap.tokens.Violation", "builtins.Exception", "builtins.BaseException", "builtins.object"}}
+				f := failureOf(&RemoteError{Type: "foolscap.tokens.Violation", Value: ev.Text})
 				_ = b.pb.send(func(enc *banana.Encoder, dst []byte) ([]byte, error) { return enc.AppendError(dst, ev.ReqID, f) })
 			}
 		case banana.EventMessage:
