@@ -115,7 +115,7 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 	ev := snapshot.Event{Kind: snapshot.KindDecisionReceived, BrokerID: b.id, PeerTubID: b.peer, Role: snapshot.Slave,
 		Incarnation: b.ownIncarnation, LastConnection: b.sentLast, AttemptID: b.attempt}
 	if d.Error != "" {
-		rec.Rule, rec.Error = "master-rejected", d.Error
+		rec.Rule, rec.Error = string(negotiation.RuleMasterRejected), d.Error
 		rec.Detail = fmt.Sprintf("the master refused our offer (last-connection %s): %s", orNone(b.sentLast), d.Error)
 		ev.Accept, ev.Rule, ev.Detail, ev.Err = boolp(false), rec.Rule, rec.Detail, d.Error
 		t.logDecision(st, rec)
@@ -125,21 +125,34 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 	if b.closing.Load() || st.brokers[b.id] == nil {
 		return errBrokerGone
 	}
-	rec.Accept, rec.Rule = true, "master-accepted"
+	existing := st.byPeer[b.peer]
+	if existing == b {
+		existing = nil
+	}
+	var held *negotiation.Connection
+	if existing != nil && existing.seq > 0 {
+		held = &negotiation.Connection{MasterIncarnation: existing.peerIncarnation, SeqNum: existing.seq}
+	}
+	v := negotiation.SlaveVerdict(held, d.Current)
+	rec.Accept, rec.Rule, rec.Detail = v.Accept, string(v.Rule), v.Detail
 	if d.Current != nil {
 		rec.Current = d.Current.String()
-		rec.Detail = fmt.Sprintf("the master numbered this connection %s", rec.Current)
+	}
+	ev.Accept, ev.Rule, ev.Detail, ev.Current = boolp(v.Accept), rec.Rule, rec.Detail, rec.Current
+	if !v.Accept {
+		t.logDecision(st, rec)
+		t.emit(ev)
+		return errors.New(v.Detail)
+	}
+	if d.Current != nil {
 		st.slave[b.peer] = &snapshot.SlaveEntry{PeerTubID: b.peer, MasterIncarnation: d.Current.MasterIncarnation,
 			SeqNum: d.Current.SeqNum, Updated: now}
 		b.seq = d.Current.SeqNum
-	} else {
-		rec.Detail = "the master accepted without a current-connection (an old master): nothing to remember"
 	}
 	b.slaveIncarnation = b.ownIncarnation
-	ev.Accept, ev.Rule, ev.Detail, ev.Current = boolp(true), rec.Rule, rec.Detail, rec.Current
 	t.logDecision(st, rec)
 	t.emit(ev)
-	if existing := st.byPeer[b.peer]; existing != nil && existing != b {
+	if existing != nil {
 		t.detachLocked(st, existing, "the master chose a newer connection")
 	}
 	t.attachLocked(st, b)
