@@ -18,7 +18,7 @@ func (m *Model) actionForKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	switch {
 	case m.live(msg, k.Reconnect):
-		peer := m.detailPeer
+		peer := m.detail.TubID
 		if m.mode != modeDetail {
 			b, ok := m.selectedBroker()
 			if !ok {

@@ -132,6 +132,7 @@ func (k keyMap) groups(c context, demo bool) [][]key.Binding {
 	case ctxDetail:
 		g = [][]key.Binding{
 			{k.Back, k.Help, k.Quit, k.Reconnect},
+			nav,
 			{k.Policy, k.Restart, k.SilentRestart, k.Connect, k.Export, k.Pause},
 		}
 	case ctxHelp:

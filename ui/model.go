@@ -74,7 +74,7 @@ type Model struct {
 	mode    mode
 	under   mode // the mode help or a prompt returns to
 
-	detailPeer string
+	detail views.PeerView // the peer shown in modeDetail, and its scroll
 
 	paused      bool
 	frozen      []snapshot.Decision // the log as it stood when paused
@@ -301,7 +301,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case m.live(msg, k.Help):
 		m.under, m.mode = m.mode, modeHelp
 	case m.live(msg, k.Back):
-		m.mode, m.detailPeer = modeNormal, ""
+		m.mode, m.detail = modeNormal, views.PeerView{}
 	case m.live(msg, k.Focus):
 		if m.focus == paneBrokers {
 			m.focus = paneLog
@@ -310,7 +310,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	case m.live(msg, k.Enter):
 		if b, ok := m.selectedBroker(); ok {
-			m.mode, m.detailPeer = modeDetail, b.PeerTubID
+			m.mode, m.detail = modeDetail, views.PeerView{TubID: b.PeerTubID}
 		}
 	case m.live(msg, k.Up):
 		m.move(-1)
@@ -356,6 +356,10 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 // by delta rows, clamped.
 func (m *Model) move(delta int) {
 	switch {
+	case m.mode == modeDetail:
+		// Like the log, the detail's decisions scroll back from the newest.
+		n := views.PeerDecisions(m.snap.Decisions, m.detail.TubID)
+		m.detail.Offset = clamp(m.detail.Offset-delta, 0, max(0, n-1))
 	case m.focus == paneLog:
 		// The log's offset counts rows back from the newest, so "down"
 		// moves toward newer entries.
@@ -372,11 +376,18 @@ func (m *Model) clampCursor() {
 }
 
 func (m Model) pageSize() int {
+	if m.mode == modeDetail {
+		return detailPage
+	}
 	if m.focus == paneLog {
 		return max(1, views.DecisionRows(m.layout().log))
 	}
 	return max(1, m.brokerRowsVisible())
 }
+
+// detailPage is how far page keys scroll the peer detail's decisions: the
+// pane shows a handful below its tables.
+const detailPage = 5
 
 // brokerRowsVisible is how many broker rows the table pane shows.
 func (m Model) brokerRowsVisible() int {

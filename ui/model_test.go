@@ -201,8 +201,8 @@ func TestEnterOpensPeerDetailAndEscCloses(t *testing.T) {
 	h.press("j")
 	want := h.selected().PeerTubID
 	h.press("enter")
-	if h.m.mode != modeDetail || h.m.detailPeer != want {
-		t.Fatalf("enter: mode %v peer %q, want detail of %q", h.m.mode, h.m.detailPeer, want)
+	if h.m.mode != modeDetail || h.m.detail.TubID != want {
+		t.Fatalf("enter: mode %v peer %q, want detail of %q", h.m.mode, h.m.detail.TubID, want)
 	}
 	if !strings.Contains(h.m.View(), "Peer "+want) {
 		t.Fatalf("detail view does not show the peer:\n%s", h.m.View())
@@ -218,6 +218,35 @@ func TestEnterOpensPeerDetailAndEscCloses(t *testing.T) {
 	}
 	if strings.Contains(h.m.View(), "Peer "+want) {
 		t.Fatal("detail still drawn after esc")
+	}
+}
+
+func TestPeerDetailScrollsItsDecisions(t *testing.T) {
+	// 30 decisions over 3 peers: 10 about the first.
+	h := newHarness(t, newFakeEngine(testSnapshot(0, 30)), Options{})
+	peer := h.selected().PeerTubID
+	h.press("enter", "k", "k")
+	if h.m.detail.Offset != 2 {
+		t.Fatalf("two ups scrolled the detail to %d, want 2", h.m.detail.Offset)
+	}
+	if v := h.m.View(); !strings.Contains(v, "↓ 2 newer") {
+		t.Fatalf("detail does not say it is scrolled:\n%s", v)
+	}
+	if h.m.table.Cursor != 0 {
+		t.Fatalf("scrolling the detail moved the hidden table cursor to %d", h.m.table.Cursor)
+	}
+	h.press("g")
+	if want := views.PeerDecisions(h.m.snap.Decisions, peer) - 1; h.m.detail.Offset != want {
+		t.Fatalf("g scrolled to %d, want the oldest (%d)", h.m.detail.Offset, want)
+	}
+	h.press("G")
+	if h.m.detail.Offset != 0 {
+		t.Fatalf("G left the detail at %d", h.m.detail.Offset)
+	}
+	// Leaving and reopening starts at the newest again.
+	h.press("k", "esc", "enter")
+	if h.m.detail.Offset != 0 {
+		t.Fatalf("reopened detail kept offset %d", h.m.detail.Offset)
 	}
 }
 

@@ -44,7 +44,7 @@ func (m Model) View() string {
 	case m.mode == modeHelp:
 		body = m.fullHelp(bodyHeight)
 	case m.mode == modeDetail || (isPrompt(m.mode) && m.under == modeDetail):
-		body = views.PeerDetail(m.snap, m.detailPeer, m.width, bodyHeight, m.now, th)
+		body = views.PeerDetail(m.snap, m.detail, m.width, bodyHeight, m.now, th)
 	default:
 		brokerTheme, logTheme := th, th
 		if m.focus == paneLog {

@@ -15,15 +15,35 @@ import (
 // push the decisions off the screen.
 const maxDetailRows = 6
 
+// PeerView is the peer detail pane's state; the ui owns it.
+type PeerView struct {
+	TubID  string
+	Offset int // decisions scrolled back from the newest
+}
+
+// PeerDecisions counts the decisions about one peer, the range PeerView's
+// Offset scrolls over.
+func PeerDecisions(ds []snapshot.Decision, peerTubID string) int {
+	n := 0
+	for i := range ds {
+		if ds[i].PeerTubID == peerTubID {
+			n++
+		}
+	}
+	return n
+}
+
 // PeerDetail is everything known about one peer as a width×height pane:
 // identity and hints, the clone flag, its master- and slave-table rows, the
 // reconnector, incarnations seen, its connections, and the decisions about
-// it. When the pane is short the blank lines between sections go first,
-// then the oldest decisions.
-func PeerDetail(s snapshot.Snapshot, peerTubID string, width, height int, now time.Time, th Theme) string {
+// it, scrolled v.Offset back from the newest. The bottom decision's sentence
+// is shown in full. When the pane is short the blank lines between sections
+// go first, then the older decisions.
+func PeerDetail(s snapshot.Snapshot, v PeerView, width, height int, now time.Time, th Theme) string {
 	if width <= 0 || height <= 0 {
 		return ""
 	}
+	peerTubID := v.TubID
 	var peer *snapshot.Peer
 	for i := range s.Peers {
 		if s.Peers[i].TubID == peerTubID {
@@ -148,6 +168,10 @@ func PeerDetail(s snapshot.Snapshot, peerTubID string, width, height int, now ti
 		}
 	}
 	decTitle := th.Title.Render(fmt.Sprintf("Decisions (%d, newest last)", len(mine)))
+	if offset := min(max(v.Offset, 0), max(len(mine)-1, 0)); offset > 0 {
+		decTitle += "  " + th.Warn.Render(fmt.Sprintf("↓ %d newer", offset))
+		mine = mine[:len(mine)-offset]
+	}
 
 	// Blank lines between sections only when everything, with at least a
 	// heading and the newest decision, still fits.
@@ -177,10 +201,10 @@ func PeerDetail(s snapshot.Snapshot, peerTubID string, width, height int, now ti
 	if room < 1 {
 		return pane(lines, width, height)
 	}
-	// The newest decision's sentence in full, wrapped, when it fits beside
+	// The bottom decision's sentence in full, wrapped, when it fits beside
 	// at least that decision's own row: the table cuts it to the width.
-	newest := &s.Decisions[mine[len(mine)-1]]
-	why := wrap("why: "+decisionWhy(newest), width-4)
+	bottom := &s.Decisions[mine[len(mine)-1]]
+	why := wrap("why: "+decisionWhy(bottom), width-4)
 	if room-len(why) >= 1 {
 		room -= len(why)
 	} else {

@@ -239,7 +239,7 @@ func TestPeerDetailGolden(t *testing.T) {
 	for _, p := range []struct{ name, id string }{{"alice", alice}, {"bob", bob}, {"carol", carol}, {"unknown", "unknownunknownunknownunknownunkn"}} {
 		for _, sz := range sizes {
 			name := "peer_" + p.name + "_" + sizeName(sz.w, sz.h)
-			got := PeerDetail(s, p.id, sz.w, sz.h, now0, th)
+			got := PeerDetail(s, PeerView{TubID: p.id}, sz.w, sz.h, now0, th)
 			assertPane(t, name, got, sz.w, sz.h)
 			golden(t, name, got)
 		}
@@ -248,21 +248,44 @@ func TestPeerDetailGolden(t *testing.T) {
 
 func TestPeerDetailContent(t *testing.T) {
 	s := fixture()
-	out := PeerDetail(s, bob, 160, 48, now0, DefaultTheme())
+	out := PeerDetail(s, PeerView{TubID: bob}, 160, 48, now0, DefaultTheme())
 	for _, want := range []string{bob, "tcp:[2001:db8::7]:3456", "c0ffee0123456789", "waiting, next attempt in 2.3s",
 		"connection refused", "current-connection c0ffee01 2", "error: Duplicate connection", "clone         no"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bob's detail lacks %q", want)
 		}
 	}
-	out = PeerDetail(s, carol, 160, 48, now0, DefaultTheme())
+	out = PeerDetail(s, PeerView{TubID: carol}, 160, 48, now0, DefaultTheme())
 	if !strings.Contains(out, "two processes share its key") {
 		t.Error("carol's detail does not flag the clone")
 	}
 	// A short pane keeps the newest decision and drops older ones.
-	out = PeerDetail(s, carol, 160, 26, now0, DefaultTheme())
+	out = PeerDetail(s, PeerView{TubID: carol}, 160, 26, now0, DefaultTheme())
 	if !strings.Contains(out, "offer seqnum 8 equals") {
 		t.Errorf("short pane lost the newest decision:\n%s", out)
+	}
+}
+
+func TestPeerDetailScroll(t *testing.T) {
+	s := fixture()
+	if n := PeerDecisions(s.Decisions, carol); n != 3 {
+		t.Fatalf("PeerDecisions(carol) = %d, want 3", n)
+	}
+	// Scrolled one back, the older-seqnum refusal is at the bottom and its
+	// sentence is the one shown in full.
+	out := PeerDetail(s, PeerView{TubID: carol, Offset: 1}, 160, 26, now0, PlainTheme())
+	for _, want := range []string{"↓ 1 newer", "why: older-seqnum", "offer seqnum 8 is older than the broker's 9"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrolled detail lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "offer seqnum 8 equals") {
+		t.Errorf("scrolled detail still shows the newest decision:\n%s", out)
+	}
+	// An offset past the oldest stops at the oldest.
+	out = PeerDetail(s, PeerView{TubID: carol, Offset: 99}, 160, 26, now0, PlainTheme())
+	if !strings.Contains(out, "↓ 2 newer") || !strings.Contains(out, "why: new-incarnation") {
+		t.Errorf("over-scrolled detail is not at the oldest decision:\n%s", out)
 	}
 }
 
@@ -397,12 +420,12 @@ func TestNoLineTooWide(t *testing.T) {
 					"header":     Header(s, true, true, 99999, w, now0, th),
 					"brokers":    RenderBrokers(s.Brokers, BrokerTable{SortBy: ColRemote, Cursor: 3}, w, h, now0, th),
 					"many":       RenderBrokers(many, BrokerTable{Cursor: 150, Filter: "node"}, w, h, now0, th),
-					"peer":       PeerDetail(s, alice, w, h, now0, th),
-					"peer-bob":   PeerDetail(s, bob, w, h, now0, th),
+					"peer":       PeerDetail(s, PeerView{TubID: alice}, w, h, now0, th),
+					"peer-bob":   PeerDetail(s, PeerView{TubID: bob}, w, h, now0, th),
 					"decisions":  RenderDecisions(s.Decisions, LogView{}, w, h, th),
 					"help":       Help(groups, w, h, th),
 					"toosmall":   TooSmall(w, h),
-					"screen":     Screen(Header(s, true, false, 0, w, now0, th), PeerDetail(s, carol, w, h, now0, th), "bar", w, h),
+					"screen":     Screen(Header(s, true, false, 0, w, now0, th), PeerDetail(s, PeerView{TubID: carol}, w, h, now0, th), "bar", w, h),
 					"decisionsF": RenderDecisions(s.Decisions, LogView{FilterVerdict: "reject"}, w, h, th),
 				}
 				for name, out := range screens {
@@ -430,7 +453,7 @@ func TestPlainThemeHasNoColour(t *testing.T) {
 	out := Header(s, true, false, 0, 160, now0, th) +
 		RenderBrokers(s.Brokers, BrokerTable{Cursor: 1}, 160, 20, now0, th) +
 		RenderDecisions(s.Decisions, LogView{}, 160, 20, th) +
-		PeerDetail(s, carol, 160, 48, now0, th)
+		PeerDetail(s, PeerView{TubID: carol}, 160, 48, now0, th)
 	for _, sgr := range []string{"[38;", "[48;", "[3", "[4"} {
 		// Foreground/background codes all start 3x/4x or 38;/48;.
 		if strings.Contains(out, "\x1b"+sgr) {
@@ -476,7 +499,7 @@ func TestHostileText(t *testing.T) {
 	outs := []string{
 		RenderBrokers(s.Brokers, BrokerTable{}, 160, 20, now0, PlainTheme()),
 		RenderDecisions(s.Decisions, LogView{}, 160, 20, PlainTheme()),
-		PeerDetail(s, alice, 160, 48, now0, PlainTheme()),
+		PeerDetail(s, PeerView{TubID: alice}, 160, 48, now0, PlainTheme()),
 	}
 	for i, out := range outs {
 		if strings.ContainsAny(out, "\x1b\x07\r") {
