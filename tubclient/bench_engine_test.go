@@ -31,21 +31,29 @@ func benchTub(b *testing.B, cfg Config, listen bool) *Tub {
 
 // benchSlave makes a client tub that is slave to master, so master makes
 // every decision.
-func benchSlave(b *testing.B, master string) *Tub {
+func benchSlave(b *testing.B, master string, kex KeyExchange) *Tub {
 	b.Helper()
 	id, err := IdentityWhere(func(id string) bool { return negotiation.IsMaster(master, id) })
 	if err != nil {
 		b.Fatal(err)
 	}
-	return benchTub(b, Config{Identity: id}, false)
+	return benchTub(b, Config{Identity: id, KeyExchange: kex}, false)
 }
 
 // BenchmarkNegotiation measures whole negotiations over loopback: each op
 // is TCP connect, prelude, TLS 1.3 with P-256 certificates at both ends,
 // hellos, the master's decision and getReference on a fresh connection,
 // after which the client drops the broker so the next op dials again and
-// neither tub's tables grow. 2×GOMAXPROCS client tubs run at once.
+// neither tub's tables grow. 2×GOMAXPROCS client tubs run at once. The
+// server has the default configuration; the clients' key exchange picks
+// the TLS group (x25519 is what Foolscap negotiates).
 func BenchmarkNegotiation(b *testing.B) {
+	for _, kex := range KeyExchanges() {
+		b.Run(kex, func(b *testing.B) { benchNegotiation(b, KeyExchange(kex)) })
+	}
+}
+
+func benchNegotiation(b *testing.B, kex KeyExchange) {
 	server := benchTub(b, Config{}, true)
 	furl, err := server.Register("svc", BuiltinService())
 	if err != nil {
@@ -54,7 +62,7 @@ func BenchmarkNegotiation(b *testing.B) {
 	conc := 2 * runtime.GOMAXPROCS(0)
 	clients := make([]*Tub, conc)
 	for i := range clients {
-		clients[i] = benchSlave(b, server.TubID())
+		clients[i] = benchSlave(b, server.TubID(), kex)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -99,7 +107,7 @@ func BenchmarkPingPong(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	client := benchSlave(b, server.TubID())
+	client := benchSlave(b, server.TubID(), "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ref, err := client.GetReference(ctx, furl)

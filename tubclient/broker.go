@@ -43,6 +43,7 @@ type Broker struct {
 	seq              uint64
 	attempt          string
 	sentLast         string // the last-connection our hello carried
+	tlsInfo          string // protocol version and key exchange, once TLS is up
 	created          time.Time
 
 	// Owned by the state goroutine.
@@ -84,6 +85,8 @@ func (t *Tub) newBroker(raw *faultnet.Conn, side snapshot.Side) *Broker {
 }
 
 func (b *Broker) attachTLS(c *tls.Conn) {
+	cs := c.ConnectionState()
+	b.tlsInfo = tls.VersionName(cs.Version) + " " + cs.CurveID.String()
 	b.tls = c
 	b.tlsUp.Store(c)
 	b.conn = c

@@ -21,6 +21,9 @@ type Config struct {
 
 	Policy negotiation.Policy // nil: Foolscap 21.7's rules
 
+	// KeyExchange picks the TLS key-exchange groups ("": KexHybrid).
+	KeyExchange KeyExchange
+
 	// NegotiationTimeout bounds everything from TCP connect/accept until
 	// Banana starts (Foolscap: 120 s).
 	NegotiationTimeout time.Duration

@@ -380,3 +380,50 @@ func TestInteropLostDecisionFoolscapClient(t *testing.T) {
 		})
 	}
 }
+
+// Foolscap (OpenSSL) handshakes with every key exchange tubscope offers, in
+// both directions. Dialing, tubscope's offer picks the group; answering,
+// Foolscap's does, and it offers X25519.
+func TestInteropKeyExchanges(t *testing.T) {
+	pypeer.Require(t)
+	ctx := interopCtx(t)
+	srv, _ := startFoolscapServer(t, ctx)
+	pem, _ := pythonIdentity(t, ctx)
+	for _, kex := range KeyExchanges() {
+		t.Run(kex, func(t *testing.T) {
+			tub := newTestTub(t, Config{KeyExchange: KeyExchange(kex)})
+			ref, err := tub.GetReference(ctx, srv.FURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ref.Call(ctx, "echo", kex); err != nil || got != kex {
+				t.Fatalf("echo = %v, %v", got, err)
+			}
+			furl, err := tub.Register("svc", BuiltinService())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Stop()
+			if _, err := cl.Expect(ctx, "connected"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := cl.Call(ctx, "echo", "back"); err != nil || got != "back" {
+				t.Fatalf("python echo = %v, %v", got, err)
+			}
+			for _, b := range tub.Snapshot().Brokers {
+				t.Logf("broker #%d %s: %s", b.ID, b.Side, b.TLS)
+				want := "X25519"
+				if b.Side == snapshot.Client && kex == string(KexP256) {
+					want = "CurveP256"
+				}
+				if !strings.HasSuffix(b.TLS, " "+want) {
+					t.Errorf("broker #%d negotiated %q, want %s", b.ID, b.TLS, want)
+				}
+			}
+		})
+	}
+}

@@ -182,6 +182,7 @@ func (t *Tub) tlsConfig(server bool) *tls.Config {
 		// the tubid it claims (and, when dialing, the one in the FURL).
 		InsecureSkipVerify:     true,
 		SessionTicketsDisabled: true,
+		CurvePreferences:       t.cfg.KeyExchange.CurvePreferences(server),
 	}
 	if server {
 		cfg.Certificates = []tls.Certificate{cert}

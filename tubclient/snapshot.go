@@ -89,7 +89,7 @@ func (b *Broker) info(st *state) snapshot.Broker {
 		LocalAddr: b.local, RemoteAddr: b.remote, PeerIncarnation: b.peerIncarnation,
 		SlaveIncarnation: b.slaveIncarnation, SeqNum: b.seq, AttemptID: b.attempt,
 		Created: b.created, PingsOutstanding: int(b.pings.Load()),
-		RTT: time.Duration(b.rtt.Load()), Faults: b.raw.Faults(),
+		RTT: time.Duration(b.rtt.Load()), Faults: b.raw.Faults(), TLS: b.tlsInfo,
 	}
 	if p := st.peers[b.peer]; p != nil {
 		info.Nickname = p.nickname

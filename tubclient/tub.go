@@ -88,9 +88,13 @@ type peerInfo struct {
 // New creates and starts a tub (without listeners; call Listen).
 func New(cfg Config) (*Tub, error) {
 	cfg.fill()
+	kex, err := ParseKeyExchange(string(cfg.KeyExchange))
+	if err != nil {
+		return nil, err
+	}
+	cfg.KeyExchange = kex
 	if cfg.Identity == nil {
 		var id *Identity
-		var err error
 		if cfg.KeyFile != "" {
 			id, err = LoadOrCreateIdentity(cfg.KeyFile)
 		} else {

@@ -53,6 +53,7 @@ type Broker struct {
 	PingsOutstanding int
 	RTT              time.Duration // last measured PING/PONG round trip
 	Faults           string        // active fault injection, "" when none
+	TLS              string        // e.g. "TLS 1.3 X25519MLKEM768"; "" before the handshake
 }
 
 // MasterEntry is a row of the master table: what this tub, as master,
