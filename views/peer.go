@@ -132,7 +132,7 @@ func PeerDetail(s snapshot.Snapshot, v PeerView, width, height int, now time.Tim
 		sections = append(sections, sec)
 	}
 
-	rows := [][]string{{"ID", "STATE", "ROLE", "SIDE", "REMOTE", "AGE", "LAST-RX", "RTT", "SEQ", "PINGS"}}
+	rows := [][]string{{"ID", "STATE", "ROLE", "SIDE", "REMOTE", "AGE", "LAST-RX", "RTT", "SEQ", "PINGS", "TLS"}}
 	hidden := 0
 	for i := range s.Brokers {
 		b := &s.Brokers[i]
@@ -148,13 +148,14 @@ func PeerDetail(s snapshot.Snapshot, v PeerView, width, height int, now time.Tim
 			rtt = b.RTT.Round(100 * time.Microsecond).String()
 		}
 		rows = append(rows, []string{"#" + strconv.FormatUint(b.ID, 10), stateLabel(b.State), roleLetter(b.Role), sideWord(b.Side),
-			orNone(b.RemoteAddr), Age(now, b.Created), Age(now, b.LastReceived), rtt, brokerCell(b, ColSeqNum, now), strconv.Itoa(b.PingsOutstanding)})
+			orNone(b.RemoteAddr), Age(now, b.Created), Age(now, b.LastReceived), rtt, brokerCell(b, ColSeqNum, now), strconv.Itoa(b.PingsOutstanding),
+			orNone(strings.TrimPrefix(b.TLS, "TLS "))})
 	}
 	sec := []string{th.Title.Render(fmt.Sprintf("Connections (%d)", len(rows)-1+hidden))}
 	if len(rows) == 1 {
 		sec = append(sec, th.Dim.Render("  none"))
 	} else {
-		sec = append(sec, grid(rows, []bool{true, false, false, false, false, true, true, true, true, true}, width, th)...)
+		sec = append(sec, grid(rows, []bool{true, false, false, false, false, true, true, true, true, true, false}, width, th)...)
 	}
 	if hidden > 0 {
 		sec = append(sec, th.Dim.Render(fmt.Sprintf("  … %d more", hidden)))
