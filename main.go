@@ -64,6 +64,7 @@ func runServe(args []string) error {
 	fs.StringVar(&o.Listen, "listen", "tcp:127.0.0.1:0", "where to listen (tcp:HOST:PORT; port 0 picks one)")
 	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing; a Foolscap tub.pem works)")
 	fs.StringVar(&o.Policy, "policy", "foolscap", "duplicate-connection policy")
+	fs.Var(&o.KeyExchange, "kex", "TLS key exchange: hybrid (X25519MLKEM768, post-quantum), p256 or x25519 (cheaper handshakes)")
 	fs.BoolVar(&o.JSON, "json", false, "after the FURL, write one JSON object per event")
 	fs.StringVar(&o.Name, "name", "tubscope", "swissnum of the built-in service")
 	fs.DurationVar(&o.Keepalive, "keepalive", 0, "PING after this long idle (0: off)")
@@ -81,6 +82,7 @@ func runCall(args []string) error {
 	fs := flag.NewFlagSet("call", flag.ExitOnError)
 	var o headless.CallOptions
 	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing)")
+	fs.Var(&o.KeyExchange, "kex", "TLS key exchange: hybrid (X25519MLKEM768, post-quantum), p256 or x25519 (cheaper handshakes)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "overall time limit")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tubscope call [flags] FURL METHOD [ARG…]  (args: JSON, else strings)")
@@ -113,6 +115,7 @@ func runInspect(args []string) error {
 	fs.StringVar(&o.Listen, "listen", "tcp:127.0.0.1:0", "where to listen (empty: do not listen)")
 	fs.StringVar(&o.KeyFile, "key", "", "identity PEM file (created when missing; a Foolscap tub.pem works)")
 	fs.StringVar(&o.Policy, "policy", "foolscap", "duplicate-connection policy")
+	fs.Var(&o.KeyExchange, "kex", "TLS key exchange: hybrid (X25519MLKEM768, post-quantum), p256 or x25519 (cheaper handshakes)")
 	fs.DurationVar(&o.Keepalive, "keepalive", 30*time.Second, "PING after this long idle (0: off)")
 	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
 	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")

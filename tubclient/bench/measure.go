@@ -235,7 +235,7 @@ type loadGen struct {
 	tubs []*tubclient.Tub
 }
 
-func newLoadGen(furl, masterTubID string, conc int) (*loadGen, error) {
+func newLoadGen(furl, masterTubID string, conc int, kex tubclient.KeyExchange) (*loadGen, error) {
 	g := &loadGen{furl: furl}
 	for range conc {
 		id, err := slaveOf(masterTubID)
@@ -243,7 +243,7 @@ func newLoadGen(furl, masterTubID string, conc int) (*loadGen, error) {
 			g.Close()
 			return nil, err
 		}
-		t, err := tubclient.New(tubclient.Config{Identity: id, NegotiationTimeout: 10 * time.Second})
+		t, err := tubclient.New(tubclient.Config{Identity: id, NegotiationTimeout: 10 * time.Second, KeyExchange: kex})
 		if err != nil {
 			g.Close()
 			return nil, err
@@ -304,16 +304,16 @@ func (p *pooled) errNote() string {
 }
 
 // ceiling is the raw Go mutual-TLS handshake rate with the tubs' key type
-// (ECDSA P-256 self-signed), client and server in this process: TCP
-// connect, TLS 1.3 handshake with a client certificate, one byte from the
-// server once it has verified the client, close.
+// (ECDSA P-256 self-signed) and a given key exchange, client and server in
+// this process: TCP connect, TLS 1.3 handshake with a client certificate,
+// one byte from the server once it has verified the client, close.
 type ceiling struct {
 	ln     net.Listener
 	cliCfg *tls.Config
 	wg     sync.WaitGroup
 }
 
-func newCeiling() (*ceiling, error) {
+func newCeiling(kex tubclient.KeyExchange) (*ceiling, error) {
 	srvID, err := tubclient.NewIdentity()
 	if err != nil {
 		return nil, err
@@ -329,6 +329,7 @@ func newCeiling() (*ceiling, error) {
 	cliCert := cliID.Cert
 	c := &ceiling{cliCfg: &tls.Config{
 		MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, SessionTicketsDisabled: true,
+		CurvePreferences:     kex.CurvePreferences(false),
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cliCert, nil },
 	}}
 	if c.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {

@@ -24,6 +24,7 @@ import (
 type ServeOptions struct {
 	Listen             string
 	KeyFile            string
+	KeyExchange        tubclient.KeyExchange
 	Policy             string
 	JSON               bool
 	Name               string // swissnum of the built-in service
@@ -57,7 +58,7 @@ func (f Faults) apply(c *faultnet.Conn) {
 
 // Serve runs a tub with the built-in service until ctx ends or SIGINT/SIGTERM.
 func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
-	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeepaliveTimeout: o.Keepalive,
+	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeyExchange: o.KeyExchange, KeepaliveTimeout: o.Keepalive,
 		DisconnectTimeout: o.DisconnectTimeout, NegotiationTimeout: o.NegotiationTimeout})
 	if err != nil {
 		return err
@@ -127,8 +128,9 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 
 // CallOptions are `tubscope call`'s flags.
 type CallOptions struct {
-	KeyFile string
-	Timeout time.Duration
+	KeyFile     string
+	KeyExchange tubclient.KeyExchange
+	Timeout     time.Duration
 }
 
 // Call connects to furl, calls method with args and writes the answer.
@@ -137,7 +139,7 @@ func Call(ctx context.Context, furl, method string, args []string, o CallOptions
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, NegotiationTimeout: o.Timeout})
+	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeyExchange: o.KeyExchange, NegotiationTimeout: o.Timeout})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,11 @@
 // operator's own. It adapts tubclient to the ui.Engine interface.
 package live
 
-import "time"
+import (
+	"time"
+
+	"github.com/tubscope/tubscope/tubclient"
+)
 
 // DemoOptions are `tubscope demo`'s flags. A zero Keepalive or
 // DisconnectTimeout turns that timer off.
@@ -21,6 +25,7 @@ type DemoOptions struct {
 type InspectOptions struct {
 	Listen            string
 	KeyFile           string
+	KeyExchange       tubclient.KeyExchange
 	Policy            string
 	Keepalive         time.Duration
 	DisconnectTimeout time.Duration

@@ -71,6 +71,7 @@ func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
 	}
 	t, err := tubclient.New(tubclient.Config{
 		KeyFile:           o.KeyFile,
+		KeyExchange:       o.KeyExchange,
 		Nickname:          "tubscope",
 		Policy:            p,
 		KeepaliveTimeout:  max(o.Keepalive, 0),
