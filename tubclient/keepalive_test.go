@@ -2,12 +2,12 @@ package tubclient
 
 import (
 	"context"
-	"github.com/tubscope/tubscope/tubclient/memnet"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

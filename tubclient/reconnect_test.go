@@ -1,12 +1,12 @@
 package tubclient
 
 import (
-	"github.com/tubscope/tubscope/tubclient/memnet"
 	"math"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

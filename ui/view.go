@@ -1,12 +1,12 @@
 package ui
 
 import (
-	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/views"
 )
 

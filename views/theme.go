@@ -2,6 +2,7 @@ package views
 
 import (
 	"github.com/charmbracelet/lipgloss"
+
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

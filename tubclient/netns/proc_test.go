@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
 	"io"
 	"os/exec"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tubscope/tubscope/tubclient/pypeer"
 )
 
 const (

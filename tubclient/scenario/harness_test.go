@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"github.com/tubscope/tubscope/tubclient/memnet"
 	"net"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
