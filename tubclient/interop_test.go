@@ -43,6 +43,22 @@ func startFoolscapServer(t *testing.T, ctx context.Context) (*pypeer.Peer, strin
 	return srv, pyID
 }
 
+// connectFoolscapClient runs a Foolscap client under the identity in pem
+// that holds a reference to furl; it returns once connected and stops with
+// the test.
+func connectFoolscapClient(t *testing.T, ctx context.Context, furl, pem string) *pypeer.Peer {
+	t.Helper()
+	cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Stop() })
+	if _, err := cl.Expect(ctx, "connected"); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // goIdentity makes an identity that is master (higher tubid) or slave
 // relative to peer.
 func goIdentity(t *testing.T, peer string, master bool) *Identity {
@@ -155,14 +171,7 @@ func TestInteropFoolscapClientGoServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Stop()
-			if _, err := cl.Expect(ctx, "connected"); err != nil {
-				t.Fatal(err)
-			}
+			cl := connectFoolscapClient(t, ctx, furl, pem)
 			if got, err := cl.Call(ctx, "echo", "hi"); err != nil || got != "hi" {
 				t.Fatalf("python echo = %v, %v", got, err)
 			}
@@ -263,14 +272,7 @@ func TestInteropDuplicatesTubscopeMaster(t *testing.T) {
 	}
 	sub := tub.Subscribe(1024)
 	defer sub.Close()
-	cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Stop()
-	if _, err := cl.Expect(ctx, "connected"); err != nil {
-		t.Fatal(err)
-	}
+	cl := connectFoolscapClient(t, ctx, furl, pem)
 	verdict := func() snapshot.Event {
 		return waitEvent(t, ctx, sub, func(ev snapshot.Event) bool { return ev.Kind == snapshot.KindVerdict })
 	}
@@ -403,14 +405,7 @@ func TestInteropKeyExchanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := pypeer.StartClient(ctx, furl, pypeer.ClientOptions{PEM: pem, Hold: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Stop()
-			if _, err := cl.Expect(ctx, "connected"); err != nil {
-				t.Fatal(err)
-			}
+			cl := connectFoolscapClient(t, ctx, furl, pem)
 			if got, err := cl.Call(ctx, "echo", "back"); err != nil || got != "back" {
 				t.Fatalf("python echo = %v, %v", got, err)
 			}
