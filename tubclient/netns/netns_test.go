@@ -255,12 +255,9 @@ func tubscopeServer(t *testing.T, e *env, n netPair, key string) *server {
 
 func foolscapServer(t *testing.T, e *env, n netPair, pem string) *server {
 	t.Helper()
-	script, err := filepath.Abs(filepath.Join("testdata", "nsserver.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := filepath.Join(e.pyLib, "server.py")
 	p := startProc(t, "foolscap server", inNS(n.server, pypeer.Python, "-E", "-s", "-B", script,
-		"--lib", e.pyLib, "--host", serverAddr, "--pem", pem)...)
+		"--host", serverAddr, "--pem", pem)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	event := func(ctx context.Context, what string, match func(pypeer.Line) bool) (pypeer.Line, error) {
@@ -312,12 +309,12 @@ func tubscopeClient(e *env, n netPair, id *tubclient.Identity, key, furl string)
 	}
 }
 
-func foolscapClient(n netPair, id *tubclient.Identity, pem, furl string) *client {
+func foolscapClient(e *env, n netPair, id *tubclient.Identity, pem, furl string) *client {
 	return &client{
 		tubid: id.TubID,
 		start: func(t *testing.T) *proc {
 			return startProc(t, "foolscap client", inNS(n.client, pypeer.Python, "-E", "-s", "-B",
-				filepath.Join("..", "pypeer", "testdata", "client.py"), furl,
+				filepath.Join(e.pyLib, "client.py"), furl,
 				"--pem", pem, "--call", "echo", "hello", "--hold")...)
 		},
 		called: func(line string) (bool, error) {
@@ -385,7 +382,7 @@ func TestFirstCallAfterRestartBehindDeadFlow(t *testing.T) {
 		{"foolscap-client/tubscope-master", true, func(t *testing.T, n netPair) (*server, *client) {
 			_, slave, masterKey, slaveKey := identities(t)
 			s := tubscopeServer(t, e, n, masterKey)
-			return s, foolscapClient(n, slave, slaveKey, s.furl)
+			return s, foolscapClient(e, n, slave, slaveKey, s.furl)
 		}},
 		{"tubscope-client/foolscap-master", true, func(t *testing.T, n netPair) (*server, *client) {
 			_, slave, masterKey, slaveKey := identities(t)

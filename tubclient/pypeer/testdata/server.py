@@ -38,6 +38,8 @@ class Echo(Referenceable):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=0)
+    # Another address lets a client in another network namespace reach it.
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--pem", required=True)
     p.add_argument("--handle-old", type=float)
     p.add_argument("--keepalive", type=float)
@@ -51,9 +53,9 @@ def main():
     reactor.addSystemEventTrigger("before", "shutdown", tub.stopService)
 
     # A running tub starts the listener at once, so the port is known now.
-    listener = tub.listenOn("tcp:%d:interface=127.0.0.1" % args.port)
+    listener = tub.listenOn("tcp:%d:interface=%s" % (args.port, args.host))
     port = listener._lp.getHost().port
-    tub.setLocation("127.0.0.1:%d" % port)
+    tub.setLocation("%s:%d" % (args.host, port))
     furl = tub.registerReference(Echo("root"), name=args.swissnum)
     emit("furl", furl=furl, tubid=tub.tubID,
          incarnation=tub.getIncarnationString(), port=port)
