@@ -59,7 +59,13 @@ func (t *Tub) abandonLocked(st *state, b *Broker) {
 		b.pb.fail(&DeadReferenceError{Reason: "tub restarted"})
 	}
 	b.observers = nil
-	st.zombies = append(st.zombies, b.raw)
+	st.keepZombie(b.raw)
+}
+
+// keepZombie keeps a black-holed socket open until the tub closes,
+// the oldest going first past maxZombies.
+func (st *state) keepZombie(raw net.Conn) {
+	st.zombies = append(st.zombies, raw)
 	if len(st.zombies) > maxZombies {
 		st.zombies[0].Close()
 		st.zombies = st.zombies[1:]
@@ -132,10 +138,12 @@ func (t *Tub) SetNickname(peer, name string) {
 	t.post(func(st *state) { st.peer(peer).nickname = name })
 }
 
-// LoseNextDecision makes the next accepting decision this tub sends as
-// master to peer ("" for any peer) vanish: the socket is black-holed both
-// ways just before the decision is written. The slave times out and comes
-// back remembering nothing, while this side holds a broker that is dead.
+// LoseNextDecision makes the next accepting decision between this tub and
+// peer ("" for any peer) vanish. As master, the socket is black-holed both
+// ways just before the decision is written; as slave, as it arrives, and
+// the socket is left open so no FIN reaches the master. Either way the
+// slave times out and comes back remembering nothing, while the master
+// holds a broker that is dead: Foolscap 21.7 then refuses every retry.
 func (t *Tub) LoseNextDecision(peer string) error {
 	return t.do(func(st *state) {
 		st.loseDecision[peer] = true

@@ -93,15 +93,7 @@ func (t *Tub) finishDecide(st *state, b *Broker, offer negotiation.Hello, v nego
 	st.peer(offer.TubID).lastAccept = now
 	rec.Current = cur.String()
 	t.logDecision(st, rec)
-	r := masterReply{decision: negotiation.AcceptDecision(version, cur)}
-	for _, key := range []string{offer.TubID, ""} {
-		if st.loseDecision[key] {
-			delete(st.loseDecision, key)
-			r.lose = true
-			break
-		}
-	}
-	reply <- r
+	reply <- masterReply{decision: negotiation.AcceptDecision(version, cur), lose: takeLoss(st, offer.TubID)}
 }
 
 // acceptDecision applies the master's decision as slave, on the state
@@ -124,6 +116,9 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 	}
 	if b.closing.Load() || st.brokers[b.id] == nil {
 		return errBrokerGone
+	}
+	if takeLoss(st, b.peer) {
+		return errDecisionLost
 	}
 	existing := st.byPeer[b.peer]
 	if existing == b {
@@ -157,6 +152,21 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 	}
 	t.attachLocked(st, b)
 	return nil
+}
+
+// errDecisionLost tells the slave's negotiation that LoseNextDecision
+// claimed the decision it just read.
+var errDecisionLost = errors.New("decision lost by fault injection")
+
+// takeLoss consumes a LoseNextDecision armed for peer, or for any peer.
+func takeLoss(st *state, peer string) bool {
+	for _, key := range []string{peer, ""} {
+		if st.loseDecision[key] {
+			delete(st.loseDecision, key)
+			return true
+		}
+	}
+	return false
 }
 
 func orNone(s string) string {

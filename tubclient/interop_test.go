@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
@@ -420,5 +421,52 @@ func TestInteropKeyExchanges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The S3 lockout against Foolscap 21.7 as master: the tubscope slave loses
+// the first accepting decision on the way in and leaves the dead socket
+// open, times out, and comes back remembering nothing; Foolscap refuses
+// every retry as a duplicate of the broker it still holds.
+func TestInteropLostDecisionFoolscapMaster(t *testing.T) {
+	pypeer.Require(t)
+	ctx := interopCtx(t)
+	srv, pyID := startFoolscapServer(t, ctx)
+	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false), NegotiationTimeout: time.Second})
+	if err := tub.LoseNextDecision(pyID); err != nil {
+		t.Fatal(err)
+	}
+	sub := tub.Subscribe(4096)
+	defer sub.Close()
+	if _, err := tub.GetReference(ctx, srv.FURL()); err == nil || !strings.Contains(err.Error(), "negotiation timed out") {
+		t.Fatalf("first connection: %v, want the negotiation to time out", err)
+	}
+	waitEvent(t, ctx, sub, func(ev snapshot.Event) bool {
+		return ev.Kind == snapshot.KindFault && strings.Contains(ev.Message, "decision lost")
+	})
+	first, err := srv.Expect(ctx, "decision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Bool("accept") {
+		t.Fatalf("Foolscap's first decision %v, want an accept (the one lost)", first)
+	}
+	for i := range 3 {
+		_, err := tub.GetReference(ctx, srv.FURL())
+		var ne *NegotiationError
+		if !errors.As(err, &ne) || ne.Remote != "Duplicate connection" {
+			t.Fatalf("retry %d: %v, want Foolscap's Duplicate connection", i+1, err)
+		}
+		d, err := srv.Expect(ctx, "decision")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Bool("accept") {
+			t.Fatalf("Foolscap accepted retry %d: %v", i+1, d)
+		}
+	}
+	ev := lastDecision(t, tub)
+	if ev.Accept || ev.OfferLast != "none 0" || ev.Rule != string(negotiation.RuleMasterRejected) {
+		t.Fatalf("the slave's record of the last retry: %+v, want a rejected none 0 offer", ev)
 	}
 }

@@ -469,6 +469,9 @@ func (t *Tub) slaveAwait(b *Broker, offer negotiation.Hello) error {
 	case <-t.ctx.Done():
 		err = ErrClosed
 	}
+	if errors.Is(err, errDecisionLost) {
+		return t.missDecision(b)
+	}
 	if err != nil {
 		ne := &NegotiationError{Phase: "decision", Err: err}
 		if d.Error != "" {
@@ -480,13 +483,44 @@ func (t *Tub) slaveAwait(b *Broker, offer negotiation.Hello) error {
 	return nil
 }
 
+// missDecision plays the master's accepting decision lost on the way in:
+// the path goes dark both ways, so the slave waits out its negotiation
+// timeout as if nothing had arrived, and its socket is left open so that
+// no FIN reaches the master either. The master holds a broker that is
+// dead, and the next offer remembers no decision: the S3 lockout.
+func (t *Tub) missDecision(b *Broker) error {
+	b.closing.Store(true) // no close_notify or FIN from here on, even when the attempt is cancelled
+	b.raw.BlackHole()
+	t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peer,
+		Message: "decision lost: the path went dark as the master's decision arrived"})
+	var one [1]byte
+	var err error
+	for err == nil {
+		_, err = b.raw.Read(one[:]) // black-holed: returns at the deadline or on close
+	}
+	return t.endNegotiation(b, &NegotiationError{Phase: "decision", Err: explainTimeout(err)}, true)
+}
+
 // failNegotiation closes a connection that did not become a broker and
 // reports why.
 func (t *Tub) failNegotiation(b *Broker, err *NegotiationError) error {
-	b.closeConn()
+	return t.endNegotiation(b, err, false)
+}
+
+// endNegotiation ends a connection that did not become a broker: closed,
+// or left open and silent when the path to the peer is dead.
+func (t *Tub) endNegotiation(b *Broker, err *NegotiationError, leaveOpen bool) error {
+	if !leaveOpen {
+		b.closeConn()
+	}
 	ev := snapshot.Event{Kind: snapshot.KindNegotiationFailed, BrokerID: b.id, PeerTubID: b.peer,
 		Side: b.side, Remote: b.remote, Err: err.Error(), Reason: err.Phase}
-	t.post(func(st *state) { delete(st.brokers, b.id) })
+	t.post(func(st *state) {
+		delete(st.brokers, b.id)
+		if leaveOpen {
+			st.keepZombie(b.raw)
+		}
+	})
 	t.emit(ev)
 	t.cfg.Logger.Debug("negotiation failed", "broker", b.id, "remote", b.remote, "err", err)
 	return err

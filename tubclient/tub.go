@@ -67,7 +67,7 @@ type state struct {
 	decisions   []snapshot.Decision // ring
 	decHead     int
 	decTotal    uint64
-	zombies     []net.Conn // sockets left open by silent restarts
+	zombies     []net.Conn // sockets left open by silent restarts and lost decisions
 	reconns     map[*Reconnector]struct{}
 	probes      map[*Broker][]*pendingProbe
 	// loseDecision holds peers ("" for any) whose next decision from us is

@@ -26,19 +26,31 @@ var s3 = map[string]expect{
 
 const s3Bound = 90 * time.Second
 
-func TestS3LostDecision(t *testing.T) {
+func TestS3LostDecision(t *testing.T) { testS3(t, "S3", false) }
+
+// The same loss taken by the client as the decision arrives: it leaves the
+// socket open and silent by itself, so the master sees no FIN without any
+// help from the network. The verdicts are the same.
+func TestS3LostOnArrival(t *testing.T) { testS3(t, "S3 on arrival", true) }
+
+func testS3(t *testing.T, name string, onArrival bool) {
 	forEachPolicy(t, s3, func(t *testing.T, pol string, e expect) {
 		mid, sids := identities(t, 1)
-		w := newWorld(t, "S3", pol)
+		w := newWorld(t, name, pol)
 		cfg := masterConfig(mid, policy(t, pol))
 		cfg.DisconnectTimeout = 0
 		m := w.addNode("master", cfg, []string{"master:1"})
 		c := w.addNode("client", clientConfig(sids[0]))
 		cid := c.tub.TubID()
-		// The decision is lost in a partition, which also eats the FIN the
-		// client sends when it gives up; a FIN would tell the master.
-		c.finless.Store(true)
-		if err := m.tub.LoseNextDecision(cid); err != nil {
+		loser, peer := m.tub, cid
+		if onArrival {
+			loser, peer = c.tub, m.tub.TubID()
+		} else {
+			// The decision is lost in a partition, which also eats the FIN
+			// the client sends when it gives up; a FIN would tell the master.
+			c.finless.Store(true)
+		}
+		if err := loser.LoseNextDecision(peer); err != nil {
 			t.Fatal(err)
 		}
 		r, err := c.tub.ConnectTo(m.furl, nil)
@@ -63,6 +75,6 @@ func TestS3LostDecision(t *testing.T) {
 				return agreed(m, c) && m.LiveBrokers(cid)[0].ID == acc.BrokerID
 			})
 		}
-		record("S3", pol, o)
+		record(name, pol, o)
 	})
 }
