@@ -196,72 +196,130 @@ func (r *runner) recoveryS3(ctx context.Context) error {
 			master.Close()
 			return err
 		}
-		d, rejects, rule, err, setupErr := lostDecision(ctx, master, client, furl, bound)
+		// The master loses it as it leaves.
+		res, setupErr := lostDecision(ctx, master, client, furl, bound, func() string { return lastRule(master, client.TubID()) })
 		client.Close()
 		master.Close()
 		if setupErr != nil {
 			return fmt.Errorf("S3 %s: %w", pol, setupErr)
 		}
-		who := "tubscope master, " + pol
-		target := "first retry accepted"
-		switch pol {
-		case negotiation.PolicyFoolscap:
-			target = "keeps rejecting (21.7 lockout)"
-		case negotiation.PolicyProbe:
-			target = fmt.Sprintf("first retry accepted ≤ %s", probeTarget)
-		}
-		var value, verdict string
+		r.s3Line("tubscope master, "+pol, pol == negotiation.PolicyFoolscap, pol == negotiation.PolicyProbe, res, bound)
+	}
+	if r.foolscap != nil {
+		r.table.add(RowS3, "Foolscap 21.7 master (pypeer)", "—", "", r.foolscap.Error())
+	} else {
+		id, err := tubclient.NewIdentity()
 		if err != nil {
-			value = fmt.Sprintf("rejected for >%s (%d offers), gave up", bound.Round(time.Second), rejects)
-			if !rejected(err) {
-				value = fmt.Sprintf("no success for >%s (%d rejected; last: %v)", bound.Round(time.Second), rejects, err)
-			}
-			if pol == negotiation.PolicyFoolscap && rejected(err) {
-				verdict = targetMet
-			} else {
-				verdict = "gap: never recovered"
-			}
-		} else {
-			value = fmt.Sprintf("%s after %d rejects [%s]", ms(d), rejects, rule)
-			switch {
-			case pol == negotiation.PolicyFoolscap:
-				verdict = "gap: accepted, the lockout was not reproduced"
-			case rejects > 0:
-				verdict = fmt.Sprintf("gap: %d rejects first", rejects)
-			case pol == negotiation.PolicyProbe && d > probeTarget:
-				verdict = fmt.Sprintf("gap: %s over %s", ms(d-probeTarget), probeTarget)
-			default:
-				verdict = targetMet
-			}
+			return err
 		}
-		r.table.add(RowS3, who, value, target, verdict)
+		fs, err := startFoolscap(ctx, id)
+		if err != nil {
+			return fmt.Errorf("S3 foolscap server: %w", err)
+		}
+		client, _, err := pathClient(fs.TubID(), s3Timeout)
+		if err != nil {
+			fs.Stop()
+			return err
+		}
+		// Foolscap cannot be told to lose it, so the client loses it as it
+		// arrives and leaves the dead socket open, which looks the same
+		// from the master's side.
+		res, setupErr := lostDecision(ctx, client, client, fs.FURL(), bound, nil)
+		client.Close()
+		if serr := fs.Stop(); serr != nil {
+			r.table.note("row 3 Foolscap server stop: %v", serr)
+		}
+		if setupErr != nil {
+			return fmt.Errorf("S3 foolscap: %w", setupErr)
+		}
+		r.s3Line("Foolscap 21.7 master (pypeer)", true, false, res, bound)
 	}
 	r.table.note("row 3: the tubscope master black-holes the socket just before its first accepting decision "+
 		"(LoseNextDecision), and that connection's path is dead both ways, so the client's FIN on giving up never "+
-		"reaches the master either; the Go client (negotiation timeout %s) times out, remembers no decision, and retries "+
-		"every %s; time from its first retry's dial to its first successful ping. An unmodified Foolscap client "+
-		"would first wait out its own %s negotiation timeout before retrying, adding %s to every figure in this row.",
-		s3Timeout, s3Retry, foolscapTimeout, foolscapTimeout)
+		"reaches the master either. Against the Foolscap master the Go client loses the decision as it arrives and "+
+		"leaves its socket open and silent (LoseNextDecision as slave). The Go client (negotiation timeout %s) times "+
+		"out, remembers no decision, and retries every %s; time from its first retry's dial to its first successful "+
+		"ping. An unmodified Foolscap client would first wait out its own %s negotiation timeout before retrying, "+
+		"adding %s to every figure in this row.", s3Timeout, s3Retry, foolscapTimeout, foolscapTimeout)
 	return nil
 }
 
-// lostDecision runs one S3 scenario and returns the recovery time from the
-// first retry, the rejections before it, the master's rule, or the last
-// error when it never recovered within bound; setupErr when the scenario
-// itself could not be staged.
-func lostDecision(ctx context.Context, master, client *tubclient.Tub, furl string, bound time.Duration) (d time.Duration, rejects int, rule string, err, setupErr error) {
-	if err := master.LoseNextDecision(client.TubID()); err != nil {
-		return 0, 0, "", nil, err
+// s3Result is one S3 run: the recovery time from the first retry, the
+// rejections before it, the master's rule, or the last error when it never
+// recovered within the bound.
+type s3Result struct {
+	d       time.Duration
+	rejects int
+	rule    string
+	err     error
+}
+
+// s3Line adds one master's S3 outcome. A lockout is the expected result for
+// Foolscap 21.7's rules; everything else must take the first retry.
+func (r *runner) s3Line(who string, lockout, probe bool, res s3Result, bound time.Duration) {
+	target := "first retry accepted"
+	switch {
+	case lockout:
+		target = "keeps rejecting (21.7 lockout)"
+	case probe:
+		target = fmt.Sprintf("first retry accepted ≤ %s", probeTarget)
+	}
+	var value, verdict string
+	if res.err != nil {
+		value = fmt.Sprintf("rejected for >%s (%d offers), gave up", bound.Round(time.Second), res.rejects)
+		if !rejected(res.err) {
+			value = fmt.Sprintf("no success for >%s (%d rejected; last: %v)", bound.Round(time.Second), res.rejects, res.err)
+		}
+		if lockout && rejected(res.err) {
+			verdict = targetMet
+		} else {
+			verdict = "gap: never recovered"
+		}
+	} else {
+		value = fmt.Sprintf("%s after %d rejects", ms(res.d), res.rejects)
+		if res.rule != "" {
+			value += " [" + res.rule + "]"
+		}
+		switch {
+		case lockout:
+			verdict = "gap: accepted, the lockout was not reproduced"
+		case res.rejects > 0:
+			verdict = fmt.Sprintf("gap: %d rejects first", res.rejects)
+		case probe && res.d > probeTarget:
+			verdict = fmt.Sprintf("gap: %s over %s", ms(res.d-probeTarget), probeTarget)
+		default:
+			verdict = targetMet
+		}
+	}
+	r.table.add(RowS3, who, value, target, verdict)
+}
+
+// lostDecision runs one S3 scenario: loser (the master or the client)
+// loses the first accepting decision between them, then the client retries
+// until a call succeeds or bound passes. rule, when set, names the master's
+// rule for the retry it took. setupErr is set when the scenario itself
+// could not be staged.
+func lostDecision(ctx context.Context, loser, client *tubclient.Tub, furl string, bound time.Duration, rule func() string) (res s3Result, setupErr error) {
+	f, err := tubclient.ParseFURL(furl)
+	if err != nil {
+		return res, err
+	}
+	peer := f.TubID
+	if loser != client {
+		peer = client.TubID()
+	}
+	if err := loser.LoseNextDecision(peer); err != nil {
+		return res, err
 	}
 	fctx, cancel := context.WithTimeout(ctx, 10*s3Timeout)
 	_, err = callOnce(fctx, client, furl)
 	cancel()
 	if err == nil {
-		return 0, 0, "", nil, errors.New("the first decision arrived although it was to be lost")
+		return res, errors.New("the first decision arrived although it was to be lost")
 	}
-	d, rejects, err = recoverCall(ctx, client, furl, bound, s3Retry)
-	if err != nil {
-		return d, rejects, "", err, nil
+	res.d, res.rejects, res.err = recoverCall(ctx, client, furl, bound, s3Retry)
+	if res.err == nil && rule != nil {
+		res.rule = rule()
 	}
-	return d, rejects, lastRule(master, client.TubID()), nil, nil
+	return res, nil
 }
