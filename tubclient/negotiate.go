@@ -493,6 +493,9 @@ func (t *Tub) missDecision(b *Broker) error {
 	b.raw.BlackHole()
 	t.emit(snapshot.Event{Kind: snapshot.KindFault, BrokerID: b.id, PeerTubID: b.peer,
 		Message: "decision lost: the path went dark as the master's decision arrived"})
+	// Closing the tub must not wait out the deadline.
+	stop := context.AfterFunc(t.ctx, func() { b.raw.Close() })
+	defer stop()
 	var one [1]byte
 	var err error
 	for err == nil {
