@@ -18,13 +18,9 @@ func (m *Model) actionForKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	switch {
 	case m.live(msg, k.Reconnect):
-		peer := m.detail.TubID
-		if m.mode != modeDetail {
-			b, ok := m.selectedBroker()
-			if !ok {
-				return m.fail("reconnect", errNoBroker)
-			}
-			peer = b.PeerTubID
+		peer, ok := m.targetPeer()
+		if !ok {
+			return m.fail("reconnect", errNoBroker)
 		}
 		return m.do(Action{Kind: ActForceReconnect, Peer: peer})
 	case m.live(msg, k.Drop):
@@ -68,11 +64,28 @@ func (m *Model) actionForKey(msg tea.KeyMsg) tea.Cmd {
 	case m.live(msg, k.Flap):
 		return m.clientAction(ActFlap)
 	case m.live(msg, k.LoseDecision):
-		return m.clientAction(ActLoseDecision)
+		if m.demo {
+			return m.clientAction(ActLoseDecision)
+		}
+		peer, ok := m.targetPeer()
+		if !ok {
+			return m.fail("lose decision", errNoBroker)
+		}
+		return m.do(Action{Kind: ActLoseNext, Peer: peer})
 	case m.live(msg, k.Clone):
 		return m.clientAction(ActClone)
 	}
 	return nil
+}
+
+// targetPeer is the peer an action aims at: the one shown in the detail
+// view, else the selected broker's.
+func (m *Model) targetPeer() (string, bool) {
+	if m.mode == modeDetail {
+		return m.detail.TubID, true
+	}
+	b, ok := m.selectedBroker()
+	return b.PeerTubID, ok
 }
 
 // clientAction aims a demo action at the picked client, or else at the
@@ -136,6 +149,8 @@ func describe(a Action, clients []string) string {
 		return "policy change"
 	case ActConnect:
 		return "connect to " + a.FURL
+	case ActLoseNext:
+		return "lost decision with " + short(a.Peer) + " and a reconnect"
 	case ActPowerCut:
 		return "power cut of " + client()
 	case ActStorm:

@@ -35,6 +35,9 @@ const (
 	ActSilentRestart  ActionKind = "silent-restart"  // old sockets black-holed, new incarnation
 	ActCyclePolicy    ActionKind = "cycle-policy"
 	ActConnect        ActionKind = "connect" // FURL
+	// ActLoseNext arms a lost decision with Peer and reconnects to it: S3
+	// against a real peer, whichever side is master.
+	ActLoseNext ActionKind = "lose-next-decision"
 	// Demo only: Client is the demo client's index.
 	ActPowerCut     ActionKind = "power-cut"     // black-hole a client's conns, restart it with a new incarnation
 	ActStorm        ActionKind = "storm"         // power-cut every client at once

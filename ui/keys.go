@@ -112,6 +112,10 @@ const (
 // terminals keep them.
 func (k keyMap) groups(c context, demo bool) [][]key.Binding {
 	actions := []key.Binding{k.Reconnect, k.Drop, k.BlackHole, k.Restart, k.SilentRestart, k.Policy, k.Connect}
+	if !demo {
+		// Outside the demo, L loses the next decision with the selected peer.
+		actions = append(actions, k.LoseDecision)
+	}
 	demoKeys := []key.Binding{k.DemoClient, k.PowerCut, k.Storm, k.Flap, k.LoseDecision, k.Clone}
 	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}
 	var g [][]key.Binding
@@ -130,10 +134,14 @@ func (k keyMap) groups(c context, demo bool) [][]key.Binding {
 			actions,
 		}
 	case ctxDetail:
+		more := []key.Binding{k.Policy, k.Restart, k.SilentRestart, k.Connect, k.Export, k.Pause}
+		if !demo {
+			more = append(more, k.LoseDecision)
+		}
 		g = [][]key.Binding{
 			{k.Back, k.Help, k.Quit, k.Reconnect},
 			nav,
-			{k.Policy, k.Restart, k.SilentRestart, k.Connect, k.Export, k.Pause},
+			more,
 		}
 	case ctxHelp:
 		return [][]key.Binding{{k.Back, k.Help, k.Quit}}

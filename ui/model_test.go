@@ -309,6 +309,8 @@ func TestBrokerActions(t *testing.T) {
 		{"b", Action{Kind: ActBlackHole, Broker: b.ID, Peer: b.PeerTubID}},
 		{"R", Action{Kind: ActRestart}},
 		{"S", Action{Kind: ActSilentRestart}},
+		// Outside the demo, L stages S3 with the selected peer.
+		{"L", Action{Kind: ActLoseNext, Peer: b.PeerTubID}},
 		{"p", Action{Kind: ActCyclePolicy}},
 	}
 	for _, c := range cases {
@@ -347,7 +349,7 @@ func TestBrokerActions(t *testing.T) {
 
 func TestActionsWithoutBrokers(t *testing.T) {
 	h := newHarness(t, newFakeEngine(snapshot.Snapshot{}), Options{})
-	h.press("r", "x", "b", "enter")
+	h.press("r", "x", "b", "L", "enter")
 	if n := len(h.e.recorded()); n != 0 {
 		t.Fatalf("%d actions with no broker selected", n)
 	}
@@ -430,7 +432,7 @@ func TestDemoActions(t *testing.T) {
 
 func TestDemoKeysNeedDemo(t *testing.T) {
 	h := newHarness(t, newFakeEngine(testSnapshot(0, 0)), Options{})
-	h.press("1", "P", "T", "F", "L", "C")
+	h.press("1", "P", "T", "F", "C")
 	if n := len(h.e.recorded()); n != 0 {
 		t.Fatalf("demo keys acted without a demo engine: %d actions", n)
 	}

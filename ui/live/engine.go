@@ -74,6 +74,14 @@ func (e *Engine) Do(a ui.Action) error {
 	case ui.ActCyclePolicy:
 		_, err := e.tub.CyclePolicy()
 		return err
+	case ui.ActLoseNext:
+		if err := e.tub.LoseNextDecision(a.Peer); err != nil {
+			return err
+		}
+		if err := e.tub.ForceReconnect(a.Peer); err != nil {
+			return fmt.Errorf("the next decision with it will be lost, but reconnecting failed: %w", err)
+		}
+		return nil
 	case ui.ActConnect:
 		r, err := e.tub.ConnectTo(a.FURL, nil)
 		if err != nil {

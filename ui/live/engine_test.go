@@ -231,6 +231,52 @@ func TestInspectTubConnectsAndKeepsItsKey(t *testing.T) {
 	}
 }
 
+// L outside the demo: the next decision with the selected peer is lost on
+// a forced reconnect, whichever side is master. As master, the inspected
+// tub takes the reconnect by newest-wins: Foolscap's rules would refuse a
+// master's own redial, since the slave's answering hello carries no
+// last-connection.
+func TestInspectLoseNextDecision(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	server, err := tubclient.New(tubclient.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if _, err := server.Listen("tcp:127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	furl, err := server.Register("svc", tubclient.BuiltinService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tub, err := NewInspectTub(InspectOptions{FURLs: []string{furl}, Policy: negotiation.PolicyNewestWins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tub.Close()
+	e := NewEngine(tub)
+	f := e.Subscribe(1024)
+	defer f.Close()
+	waitSnap(t, ctx, e, f, "a live broker to the FURL's tub", func(s snapshot.Snapshot) bool {
+		return len(s.Brokers) == 1 && s.Brokers[0].State == snapshot.Live
+	})
+	if err := e.Do(ui.Action{Kind: ui.ActLoseNext, Peer: server.TubID()}); err != nil {
+		t.Fatal(err)
+	}
+	for lost := false; !lost; {
+		select {
+		case <-f.Changed():
+		case <-ctx.Done():
+			t.Fatal("no lost decision after L")
+		}
+		for _, ev := range f.Drain(1024) {
+			lost = lost || (ev.Kind == snapshot.KindFault && strings.Contains(ev.Message, "decision lost"))
+		}
+	}
+}
+
 func TestInspectTubRejectsBadOptions(t *testing.T) {
 	for _, o := range []InspectOptions{
 		{Policy: "bogus"},
