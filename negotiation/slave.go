@@ -8,6 +8,7 @@ package negotiation
 const (
 	RuleMasterAccepted    Rule = "master-accepted"
 	RuleMasterRejected    Rule = "master-rejected" // the decision was an error block
+	RuleDecisionLost      Rule = "decision-lost"   // lost on arrival by fault injection
 	RuleOvertakenDecision Rule = "overtaken-decision"
 )
 

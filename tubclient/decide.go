@@ -118,6 +118,13 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 		return errBrokerGone
 	}
 	if takeLoss(st, b.peer) {
+		rec.Rule = string(negotiation.RuleDecisionLost)
+		rec.Detail = "lost on arrival (fault injected): the master accepted this connection, but this tub never sees it"
+		if d.Current != nil {
+			rec.Current = d.Current.String()
+			rec.Detail = fmt.Sprintf("lost on arrival (fault injected): the master numbered this connection %s, but this tub never sees it", rec.Current)
+		}
+		t.logDecision(st, rec)
 		return errDecisionLost
 	}
 	existing := st.byPeer[b.peer]

@@ -53,6 +53,9 @@ func TestLostOnArrival(t *testing.T) {
 		if faults := eventsOf(sub, snapshot.KindFault); len(faults) != 2 || !strings.Contains(faults[1].Message, "decision lost") {
 			t.Errorf("fault events %+v, want the arming and the loss", faults)
 		}
+		if ds := client.Snapshot().Decisions; len(ds) != 1 || ds[0].Rule != string(negotiation.RuleDecisionLost) || ds[0].Current == "" {
+			t.Errorf("slave's decision log %+v, want one decision-lost row naming the connection", ds)
+		}
 		if bs := server.Snapshot().Brokers; len(bs) != 1 || bs[0].State != snapshot.Live {
 			t.Fatalf("master's brokers %+v, want the dead connection still live", bs)
 		}
