@@ -118,6 +118,7 @@ func runInspect(args []string) error {
 	fs.Var(&o.KeyExchange, "kex", "TLS key exchange: hybrid (X25519MLKEM768, post-quantum), p256 or x25519 (cheaper handshakes)")
 	fs.DurationVar(&o.Keepalive, "keepalive", 30*time.Second, "PING after this long idle (0: off)")
 	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off)")
+	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", 120*time.Second, "bound on each negotiation (a lost decision is noticed after it)")
 	fs.StringVar(&o.ExportDir, "export-dir", ".", "where e writes the decision log")
 	fs.Parse(args)
 	o.FURLs = fs.Args()

@@ -29,6 +29,8 @@ type InspectOptions struct {
 	Policy            string
 	Keepalive         time.Duration
 	DisconnectTimeout time.Duration
-	ExportDir         string
-	FURLs             []string
+	// NegotiationTimeout bounds each negotiation (0: Foolscap's 120 s).
+	NegotiationTimeout time.Duration
+	ExportDir          string
+	FURLs              []string
 }

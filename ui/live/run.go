@@ -70,12 +70,13 @@ func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
 		}
 	}
 	t, err := tubclient.New(tubclient.Config{
-		KeyFile:           o.KeyFile,
-		KeyExchange:       o.KeyExchange,
-		Nickname:          "tubscope",
-		Policy:            p,
-		KeepaliveTimeout:  max(o.Keepalive, 0),
-		DisconnectTimeout: max(o.DisconnectTimeout, 0),
+		KeyFile:            o.KeyFile,
+		KeyExchange:        o.KeyExchange,
+		Nickname:           "tubscope",
+		Policy:             p,
+		KeepaliveTimeout:   max(o.Keepalive, 0),
+		DisconnectTimeout:  max(o.DisconnectTimeout, 0),
+		NegotiationTimeout: o.NegotiationTimeout,
 	})
 	if err != nil {
 		return nil, err
