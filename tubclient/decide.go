@@ -124,7 +124,9 @@ func (t *Tub) acceptDecision(st *state, b *Broker, d negotiation.Decision) error
 			rec.Current = d.Current.String()
 			rec.Detail = fmt.Sprintf("lost on arrival (fault injected): the master numbered this connection %s, but this tub never sees it", rec.Current)
 		}
+		ev.Accept, ev.Rule, ev.Detail, ev.Current = boolp(false), rec.Rule, rec.Detail, rec.Current
 		t.logDecision(st, rec)
+		t.emit(ev)
 		return errDecisionLost
 	}
 	existing := st.byPeer[b.peer]
