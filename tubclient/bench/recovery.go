@@ -133,24 +133,11 @@ func (r *runner) recoveryS1(ctx context.Context) error {
 	if r.foolscap != nil {
 		r.table.add(RowS1, "Foolscap 21.7 master (pypeer)", "—", "", r.foolscap.Error())
 	} else {
-		id, err := tubclient.NewIdentity()
-		if err != nil {
+		var res s1Result
+		err := r.againstFoolscap(ctx, "row 2", 10*time.Second, func(fs *foolscapServer, client *tubclient.Tub, path *faultnet.Path) (err error) {
+			res, err = silentRestarts(ctx, client, path, fs.FURL(), n, nil)
 			return err
-		}
-		fs, err := startFoolscap(ctx, id)
-		if err != nil {
-			return fmt.Errorf("S1 foolscap server: %w", err)
-		}
-		client, path, err := pathClient(fs.TubID(), 10*time.Second)
-		if err != nil {
-			fs.Stop()
-			return err
-		}
-		res, err := silentRestarts(ctx, client, path, fs.FURL(), n, nil)
-		client.Close()
-		if serr := fs.Stop(); serr != nil {
-			r.table.note("row 2 Foolscap server stop: %v", serr)
-		}
+		})
 		if err != nil {
 			return fmt.Errorf("S1 foolscap: %w", err)
 		}
@@ -160,6 +147,32 @@ func (r *runner) recoveryS1(ctx context.Context) error {
 		"restarts silently with the same key (new incarnation, sockets left open); time from its first new dial to its "+
 		"first successful ping, %d samples; the master's rules are in brackets.", n)
 	return nil
+}
+
+// againstFoolscap runs a Foolscap 21.7 server and a Go client tub, slave
+// to it, whose connections go through a fault path (negotiation timeout
+// negTimeout), for the length of run.
+func (r *runner) againstFoolscap(ctx context.Context, row string, negTimeout time.Duration,
+	run func(fs *foolscapServer, client *tubclient.Tub, path *faultnet.Path) error) error {
+	id, err := tubclient.NewIdentity()
+	if err != nil {
+		return err
+	}
+	fs, err := startFoolscap(ctx, id)
+	if err != nil {
+		return fmt.Errorf("foolscap server: %w", err)
+	}
+	defer func() {
+		if err := fs.Stop(); err != nil {
+			r.table.note("%s Foolscap server stop: %v", row, err)
+		}
+	}()
+	client, path, err := pathClient(fs.TubID(), negTimeout)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	return run(fs, client, path)
 }
 
 // pathClient makes a client tub, slave to master, whose connections go
@@ -208,29 +221,16 @@ func (r *runner) recoveryS3(ctx context.Context) error {
 	if r.foolscap != nil {
 		r.table.add(RowS3, "Foolscap 21.7 master (pypeer)", "—", "", r.foolscap.Error())
 	} else {
-		id, err := tubclient.NewIdentity()
-		if err != nil {
+		var res s3Result
+		err := r.againstFoolscap(ctx, "row 3", s3Timeout, func(fs *foolscapServer, client *tubclient.Tub, _ *faultnet.Path) (err error) {
+			// Foolscap cannot be told to lose it, so the client loses it as
+			// it arrives and leaves the dead socket open, which looks the
+			// same from the master's side.
+			res, err = lostDecision(ctx, client, client, fs.FURL(), bound, nil)
 			return err
-		}
-		fs, err := startFoolscap(ctx, id)
+		})
 		if err != nil {
-			return fmt.Errorf("S3 foolscap server: %w", err)
-		}
-		client, _, err := pathClient(fs.TubID(), s3Timeout)
-		if err != nil {
-			fs.Stop()
-			return err
-		}
-		// Foolscap cannot be told to lose it, so the client loses it as it
-		// arrives and leaves the dead socket open, which looks the same
-		// from the master's side.
-		res, setupErr := lostDecision(ctx, client, client, fs.FURL(), bound, nil)
-		client.Close()
-		if serr := fs.Stop(); serr != nil {
-			r.table.note("row 3 Foolscap server stop: %v", serr)
-		}
-		if setupErr != nil {
-			return fmt.Errorf("S3 foolscap: %w", setupErr)
+			return fmt.Errorf("S3 foolscap: %w", err)
 		}
 		r.s3Line("Foolscap 21.7 master (pypeer)", true, false, res, bound)
 	}

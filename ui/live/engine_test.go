@@ -164,16 +164,15 @@ func TestDemoEngineActions(t *testing.T) {
 	}
 }
 
-func TestInspectTubConnectsAndKeepsItsKey(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	key := filepath.Join(t.TempDir(), "tub.pem")
-
+// startServer runs a plain tub with the built-in service on loopback until
+// the test ends, and returns it with the service's FURL.
+func startServer(t *testing.T) (*tubclient.Tub, string) {
+	t.Helper()
 	server, err := tubclient.New(tubclient.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	t.Cleanup(func() { server.Close() })
 	if _, err := server.Listen("tcp:127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +180,15 @@ func TestInspectTubConnectsAndKeepsItsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return server, furl
+}
+
+func TestInspectTubConnectsAndKeepsItsKey(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	key := filepath.Join(t.TempDir(), "tub.pem")
+
+	server, furl := startServer(t)
 
 	o := InspectOptions{Listen: "tcp:127.0.0.1:0", KeyFile: key, Policy: negotiation.PolicyProbe,
 		Keepalive: time.Second, FURLs: []string{furl}}
@@ -239,18 +247,7 @@ func TestInspectTubConnectsAndKeepsItsKey(t *testing.T) {
 func TestInspectLoseNextDecision(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	server, err := tubclient.New(tubclient.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	if _, err := server.Listen("tcp:127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	furl, err := server.Register("svc", tubclient.BuiltinService())
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, furl := startServer(t)
 	tub, err := NewInspectTub(InspectOptions{FURLs: []string{furl}, Policy: negotiation.PolicyNewestWins})
 	if err != nil {
 		t.Fatal(err)
