@@ -392,7 +392,26 @@ type foolscapServer struct {
 	done   chan struct{}
 }
 
-func startFoolscap(ctx context.Context, id *tubclient.Identity) (*foolscapServer, error) {
+// startFoolscap runs a Foolscap 21.7 server under a fresh identity; stop
+// ends it, noting any trouble under row.
+func (r *runner) startFoolscap(ctx context.Context, row string) (fs *foolscapServer, stop func(), err error) {
+	id, err := tubclient.NewIdentity()
+	if err != nil {
+		return nil, nil, err
+	}
+	if fs, err = launchFoolscap(ctx, id); err != nil {
+		return nil, nil, fmt.Errorf("foolscap server: %w", err)
+	}
+	return fs, func() {
+		if err := fs.Stop(); err != nil {
+			r.table.note("%s Foolscap server stop: %v", row, err)
+		}
+	}, nil
+}
+
+// launchFoolscap writes id as a Foolscap tub.pem and runs pypeer's server
+// with it, draining its output.
+func launchFoolscap(ctx context.Context, id *tubclient.Identity) (*foolscapServer, error) {
 	dir, err := os.MkdirTemp("", "tubscope-bench-")
 	if err != nil {
 		return nil, err

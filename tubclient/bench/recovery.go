@@ -154,19 +154,11 @@ func (r *runner) recoveryS1(ctx context.Context) error {
 // negTimeout), for the length of run.
 func (r *runner) againstFoolscap(ctx context.Context, row string, negTimeout time.Duration,
 	run func(fs *foolscapServer, client *tubclient.Tub, path *faultnet.Path) error) error {
-	id, err := tubclient.NewIdentity()
+	fs, stop, err := r.startFoolscap(ctx, row)
 	if err != nil {
 		return err
 	}
-	fs, err := startFoolscap(ctx, id)
-	if err != nil {
-		return fmt.Errorf("foolscap server: %w", err)
-	}
-	defer func() {
-		if err := fs.Stop(); err != nil {
-			r.table.note("%s Foolscap server stop: %v", row, err)
-		}
-	}()
+	defer stop()
 	client, path, err := pathClient(fs.TubID(), negTimeout)
 	if err != nil {
 		return err

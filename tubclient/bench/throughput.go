@@ -56,19 +56,11 @@ func (r *runner) throughput(ctx context.Context) error {
 	}
 	var foolGen *loadGen
 	if r.foolscap == nil {
-		id, err := tubclient.NewIdentity()
+		fs, stop, err := r.startFoolscap(ctx, "row 1")
 		if err != nil {
 			return err
 		}
-		fs, err := startFoolscap(ctx, id)
-		if err != nil {
-			return fmt.Errorf("foolscap server: %w", err)
-		}
-		defer func() {
-			if err := fs.Stop(); err != nil {
-				t.note("row 1 Foolscap server stop: %v", err)
-			}
-		}()
+		defer stop()
 		if foolGen, err = newLoadGen(fs.FURL(), fs.TubID(), conc, classic.kex); err != nil {
 			return err
 		}
