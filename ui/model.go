@@ -352,8 +352,8 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 	return m, tea.Quit
 }
 
-// move shifts the cursor of the focused pane (the broker table or the log)
-// by delta rows, clamped.
+// move shifts the cursor of the focused pane (the broker table or the log,
+// or the peer detail's decisions when it is open) by delta rows, clamped.
 func (m *Model) move(delta int) {
 	switch {
 	case m.mode == modeDetail:
