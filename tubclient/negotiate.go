@@ -232,7 +232,7 @@ func (t *Tub) serveConn(raw *faultnet.Conn) {
 		ahead, _ := br.Peek(n)
 		under = &prefixConn{Conn: raw, prefix: append([]byte(nil), ahead...)}
 	}
-	tc := tls.Server(under, t.tlsConfig(true))
+	tc := tls.Server(under, t.tlsServer)
 	if err := tc.HandshakeContext(t.ctx); err != nil {
 		t.failNegotiation(b, &NegotiationError{Phase: "tls", Err: explainTimeout(err)})
 		return
@@ -288,7 +288,7 @@ func (t *Tub) dialHint(ctx context.Context, f FURL, h Hint, attempt string, last
 		ahead, _ := br.Peek(n)
 		under = &prefixConn{Conn: raw, prefix: append([]byte(nil), ahead...)}
 	}
-	tc := tls.Client(under, t.tlsConfig(false))
+	tc := tls.Client(under, t.tlsClient)
 	if err := tc.HandshakeContext(dctx); err != nil {
 		return nil, t.failNegotiation(b, &NegotiationError{Phase: "tls", Err: ctxErr(dctx, explainTimeout(err))})
 	}

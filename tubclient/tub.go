@@ -8,6 +8,7 @@ package tubclient
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ var ErrClosed = errors.New("tub closed")
 type Tub struct {
 	cfg Config
 	id  *Identity
+	// One TLS configuration per side, shared by every connection.
+	tlsServer, tlsClient *tls.Config
 
 	ops    chan func(*state)
 	quit   chan struct{}
@@ -129,6 +132,7 @@ func New(cfg Config) (*Tub, error) {
 			loseDecision: make(map[string]bool),
 		},
 	}
+	t.tlsServer, t.tlsClient = t.tlsConfig(true), t.tlsConfig(false)
 	t.runWG.Add(1)
 	go t.run()
 	t.emit(snapshot.Event{Kind: snapshot.KindIncarnation, Incarnation: t.st.incarnation, Message: "tub started"})
