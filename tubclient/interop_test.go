@@ -432,7 +432,7 @@ func TestInteropLostDecisionFoolscapMaster(t *testing.T) {
 	pypeer.Require(t)
 	ctx := interopCtx(t)
 	srv, pyID := startFoolscapServer(t, ctx)
-	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false), NegotiationTimeout: time.Second})
+	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false), NegotiationTimeout: 2 * time.Second}) // also bounds each retry: room for a loaded machine
 	if err := tub.LoseNextDecision(pyID); err != nil {
 		t.Fatal(err)
 	}
