@@ -94,6 +94,10 @@ type Peer struct {
 func start(name string, argv []string, dir string) (*Peer, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	// Its own process group, so a signal reaches anything it started too:
+	// a survivor holding stdout open would keep the reader, and so the
+	// reaping, waiting forever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -277,12 +281,12 @@ func (p *Peer) Stop() error {
 			p.stopErr = p.exitStatus()
 			return
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.signal(syscall.SIGTERM)
 		if p.waitExit(stopGrace) {
 			p.stopErr = fmt.Errorf("pypeer %s: ignored stdin EOF, needed SIGTERM: %v%s", p.name, p.waitErr, p.stderrNote())
 			return
 		}
-		p.cmd.Process.Kill()
+		p.signal(syscall.SIGKILL)
 		<-p.exited
 		p.stopErr = fmt.Errorf("pypeer %s: did not stop, killed%s", p.name, p.stderrNote())
 	})
@@ -297,9 +301,14 @@ func (p *Peer) Kill() {
 		return
 	default:
 	}
-	p.cmd.Process.Kill()
+	p.signal(syscall.SIGKILL)
 	<-p.exited
 	p.closeStdin()
+}
+
+// signal sends sig to the peer's process group.
+func (p *Peer) signal(sig syscall.Signal) {
+	syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
 // Exited is closed once the process has been reaped.

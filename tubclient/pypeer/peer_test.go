@@ -61,8 +61,15 @@ func TestExpectHonoursDeadline(t *testing.T) {
 }
 
 func TestKillUnblocksUnreadOutput(t *testing.T) {
-	// Far more lines than the buffer holds, and nobody reading them.
+	// Far more lines than the buffer holds, and nobody reading them. The
+	// shell forks yes, so killing the shell alone would leave yes holding
+	// stdout open: Kill must reach it too.
 	p := shell(t, `yes '{"event":"spam"}'`)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := p.Next(ctx); err != nil { // yes is running
+		t.Fatal(err)
+	}
 	p.Kill()
 	select {
 	case <-p.Exited():
