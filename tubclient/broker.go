@@ -331,12 +331,16 @@ func (b *Broker) pingSentAt(n uint64, at time.Time) {
 }
 
 // awaitReady blocks Banana writers until the decision has been exchanged.
+// A closing tub releases them too: a broker attached just as the tub
+// closed may never be started, and its writer would hold up Close.
 func (b *Broker) awaitReady() error {
 	select {
 	case <-b.ready:
 		return nil
 	case <-b.done:
 		return net.ErrClosed
+	case <-b.t.ctx.Done():
+		return ErrClosed
 	}
 }
 
