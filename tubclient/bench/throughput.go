@@ -42,8 +42,8 @@ func (r *runner) throughput(ctx context.Context) error {
 		return err
 	}
 	defer master.Close()
-	classic := newKexTargets(tubclient.KexX25519, "X25519")
-	hybrid := newKexTargets(tubclient.KexHybrid, "X25519MLKEM768")
+	classic := &kexTargets{kex: tubclient.KexX25519, group: "X25519"}
+	hybrid := &kexTargets{kex: tubclient.KexHybrid, group: "X25519MLKEM768"}
 	for _, k := range []*kexTargets{classic, hybrid} {
 		if k.ceil, err = newCeiling(k.kex); err != nil {
 			return fmt.Errorf("tls ceiling: %w", err)
@@ -83,10 +83,7 @@ func (r *runner) throughput(ctx context.Context) error {
 
 	// The storm's clients use the default key exchange, so its budget does.
 	r.negRate = hybrid.tubP.rate()
-	t.add(RowThroughput, "tubscope, X25519 (in-process tub, foolscap policy)", rate(classic.tubP.rate(), "neg/s"), "", "")
-	if n := classic.tubP.errNote(); n != "" {
-		t.note("row 1 tubscope X25519: %s", n)
-	}
+	classic.tubRow(t, " (in-process tub, foolscap policy)")
 	if foolGen == nil {
 		t.add(RowThroughput, "Foolscap 21.7 server (pypeer), X25519", "—", "", r.foolscap.Error())
 	} else {
@@ -102,7 +99,7 @@ func (r *runner) throughput(ctx context.Context) error {
 			fmt.Sprintf("≥ %.0f×", targetFoolscapRatio), verdictAtLeast(ratio, targetFoolscapRatio, "×"))
 	}
 	classic.ceilingRows(t)
-	hybrid.tubRow(t)
+	hybrid.tubRow(t, "")
 	hybrid.ceilingRows(t)
 	t.note("row 1: one op = TCP connect, prelude, TLS 1.3 (P-256 client and server certificates), hellos, decision, "+
 		"getReference and one ping call, then the broker is dropped; %d Go client tubs, one op at a time each; "+
@@ -126,12 +123,8 @@ type kexTargets struct {
 	ceilP, tubP pooled
 }
 
-func newKexTargets(kex tubclient.KeyExchange, group string) *kexTargets {
-	return &kexTargets{kex: kex, group: group}
-}
-
-func (k *kexTargets) tubRow(t *Table) {
-	t.add(RowThroughput, "tubscope, "+k.group, rate(k.tubP.rate(), "neg/s"), "", "")
+func (k *kexTargets) tubRow(t *Table, aside string) {
+	t.add(RowThroughput, "tubscope, "+k.group+aside, rate(k.tubP.rate(), "neg/s"), "", "")
 	if n := k.tubP.errNote(); n != "" {
 		t.note("row 1 tubscope %s: %s", k.group, n)
 	}
