@@ -52,7 +52,7 @@ func (t *Tub) abandonLocked(st *state, b *Broker) {
 		// A negotiating broker's peer fields belong to its own goroutine.
 		delete(st.byPeer, b.peer)
 	}
-	b.state = snapshot.Closed
+	b.state = brokerClosed
 	delete(st.brokers, b.id)
 	close(b.done)
 	if b.pb != nil {

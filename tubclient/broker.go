@@ -17,6 +17,10 @@ import (
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
+// brokerClosed marks a broker that has been detached; closed brokers leave
+// the snapshot, so this state never reaches it.
+const brokerClosed snapshot.BrokerState = "closed"
+
 // Broker is one connection to a peer tub, from the first byte of
 // negotiation to its close. Fields written during negotiation are read by
 // the state goroutine only after it has been handed the broker; the
@@ -176,11 +180,11 @@ func (t *Tub) detach(b *Broker, reason string) {
 // calls and runs its disconnect observers, all before returning, so a
 // replacement's attach is announced only after the old one is gone.
 func (t *Tub) detachLocked(st *state, b *Broker, reason string) {
-	if b.state == snapshot.Closed {
+	if b.state == brokerClosed {
 		return
 	}
 	wasAttached := b.state != snapshot.Negotiating
-	b.state = snapshot.Closed
+	b.state = brokerClosed
 	b.closeConn()
 	delete(st.brokers, b.id)
 	// A negotiating broker's peer fields belong to its own goroutine.

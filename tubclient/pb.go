@@ -625,7 +625,7 @@ func formatSeq(sb *strings.Builder, open, close string, items []any) {
 func (r *RemoteReference) OnDisconnect(f func(reason string)) {
 	b := r.b
 	b.t.post(func(st *state) {
-		if b.state == snapshot.Closed {
+		if b.state == brokerClosed {
 			f("already disconnected")
 			return
 		}

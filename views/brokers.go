@@ -218,7 +218,7 @@ func containsFold(s, sub string) bool {
 }
 
 var stateRank = map[snapshot.BrokerState]int64{
-	snapshot.Negotiating: 0, snapshot.Live: 1, snapshot.Suspect: 2, snapshot.Closing: 3, snapshot.Closed: 4,
+	snapshot.Negotiating: 0, snapshot.Live: 1, snapshot.Suspect: 2,
 }
 
 // brokerKey is the numeric sort key for numeric columns, nil for text
@@ -403,8 +403,6 @@ func brokerLine(b *snapshot.Broker, selected bool, widths []int, specs []colSpec
 	case selected:
 	case b.State == snapshot.Suspect:
 		rowStyle = th.Suspect
-	case b.State == snapshot.Closed:
-		rowStyle = th.Closed
 	default:
 		whole = false
 	}

@@ -97,12 +97,12 @@ func fixture() snapshot.Snapshot {
 			RemoteAddr: "192.0.2.44:61001", PeerIncarnation: "5eed5eed5eed5eed", SlaveIncarnation: "5eed5eed5eed5eed",
 			SeqNum: 9, AttemptID: "77aa88bb99cc00dd", Created: before(45 * time.Second), LastReceived: before(3 * time.Second), PingsOutstanding: 1,
 			TLS: "TLS 1.3 X25519"},
-		{ID: 4, PeerTubID: carol, Nickname: "carol", Role: snapshot.Master, Side: snapshot.Server, State: snapshot.Closed,
+		{ID: 4, PeerTubID: carol, Nickname: "carol", Role: snapshot.Master, Side: snapshot.Server, State: snapshot.Live,
 			RemoteAddr: "192.0.2.45:61077", PeerIncarnation: "beadbeadbeadbead", SlaveIncarnation: "beadbeadbeadbead",
 			SeqNum: 8, Created: before(26 * time.Hour), LastReceived: before(61 * time.Second)},
 		{ID: 5, PeerTubID: dave, Role: snapshot.Slave, Side: snapshot.Client, State: snapshot.Negotiating,
 			RemoteAddr: "tor:abcdefghijklmnop.onion:80", Created: before(2 * time.Second)},
-		{ID: 6, PeerTubID: alice, Nickname: "alice", Role: snapshot.Master, Side: snapshot.Client, State: snapshot.Closing,
+		{ID: 6, PeerTubID: alice, Nickname: "alice", Role: snapshot.Master, Side: snapshot.Client, State: snapshot.Suspect,
 			RemoteAddr: "198.51.100.23:3456", PeerIncarnation: "a6e062d03506634c", SeqNum: 3,
 			Created: before(14 * time.Minute), LastReceived: before(3*time.Minute + 20*time.Second)},
 	}
@@ -166,7 +166,7 @@ func fixture() snapshot.Snapshot {
 
 // manyBrokers is n synthetic brokers for the large-table tests.
 func manyBrokers(n int) []snapshot.Broker {
-	states := []snapshot.BrokerState{snapshot.Live, snapshot.Live, snapshot.Live, snapshot.Suspect, snapshot.Negotiating, snapshot.Closed}
+	states := []snapshot.BrokerState{snapshot.Live, snapshot.Live, snapshot.Live, snapshot.Suspect, snapshot.Negotiating, snapshot.Live}
 	rows := make([]snapshot.Broker, n)
 	for i := range rows {
 		rows[i] = snapshot.Broker{

@@ -24,8 +24,6 @@ type Theme struct {
 	Live        lipgloss.Style
 	Suspect     lipgloss.Style // whole rows of suspect brokers
 	Negotiating lipgloss.Style
-	Closing     lipgloss.Style
-	Closed      lipgloss.Style
 	Paused      lipgloss.Style
 }
 
@@ -50,8 +48,6 @@ func DefaultTheme() Theme {
 		Live:        lipgloss.NewStyle().Foreground(green),
 		Suspect:     lipgloss.NewStyle().Foreground(yellow),
 		Negotiating: lipgloss.NewStyle().Foreground(blue),
-		Closing:     lipgloss.NewStyle().Foreground(grey),
-		Closed:      lipgloss.NewStyle().Foreground(grey).Faint(true),
 		Paused:      lipgloss.NewStyle().Bold(true).Foreground(yellow),
 	}
 }
@@ -74,8 +70,6 @@ func PlainTheme() Theme {
 		Live:        n(),
 		Suspect:     n().Bold(true),
 		Negotiating: n(),
-		Closing:     n(),
-		Closed:      n(),
 		Paused:      n().Bold(true),
 	}
 }
@@ -89,10 +83,6 @@ func stateGlyph(s snapshot.BrokerState) string {
 		return "◐"
 	case snapshot.Negotiating:
 		return "…"
-	case snapshot.Closing:
-		return "◌"
-	case snapshot.Closed:
-		return "✕"
 	default:
 		return "?"
 	}
@@ -114,10 +104,6 @@ func (th Theme) stateStyle(s snapshot.BrokerState) lipgloss.Style {
 		return th.Suspect
 	case snapshot.Negotiating:
 		return th.Negotiating
-	case snapshot.Closing:
-		return th.Closing
-	case snapshot.Closed:
-		return th.Closed
 	default:
 		return th.Warn
 	}

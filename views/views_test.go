@@ -29,13 +29,13 @@ func TestHeaderGolden(t *testing.T) {
 func TestHeaderDropsLessEssentialFirst(t *testing.T) {
 	s := fixture()
 	wide := Header(s, true, false, 0, 160, now0, DefaultTheme())
-	for _, want := range []string{"tubscope", "tub zq3h7kd6", "inc 9226ecb8 (#3)", "listen tcp:0.0.0.0:3456, tcp:[::]:3456", "policy foolscap-21.7", "4 peers", "6 brokers", "1 suspect", "● LIVE"} {
+	for _, want := range []string{"tubscope", "tub zq3h7kd6", "inc 9226ecb8 (#3)", "listen tcp:0.0.0.0:3456, tcp:[::]:3456", "policy foolscap-21.7", "4 peers", "6 brokers", "2 suspect", "● LIVE"} {
 		if !strings.Contains(wide, want) {
 			t.Errorf("160-wide header lacks %q: %q", want, wide)
 		}
 	}
 	narrow := Header(s, true, true, 5, 60, now0, DefaultTheme())
-	for _, want := range []string{"tub zq3h7kd6", "6 brokers", "1 suspect", "PAUSED · 5 new"} {
+	for _, want := range []string{"tub zq3h7kd6", "6 brokers", "2 suspect", "PAUSED · 5 new"} {
 		if !strings.Contains(narrow, want) {
 			t.Errorf("60-wide header lacks %q: %q", want, narrow)
 		}
@@ -191,12 +191,11 @@ func TestFilterFields(t *testing.T) {
 		"ALICE":            {1, 6},
 		"pcx5":             {1, 6},
 		"2001:DB8":         {2},
-		"suspect":          {2},
+		"suspect":          {2, 6},
 		"5EED5EED":         {3},
 		"onion":            {5},
 		"  carol ":         {3, 4},
 		"no-such-thing":    nil,
-		"closed":           {4},
 		"198.51.100.23:34": {6},
 	}
 	for f, want := range cases {

@@ -22,15 +22,14 @@ const (
 	Server Side = "server"
 )
 
-// BrokerState is a broker's life stage.
+// BrokerState is a broker's life stage. A closed broker leaves the
+// snapshot's broker list; its end is kept in its peer's History.
 type BrokerState string
 
 const (
 	Negotiating BrokerState = "negotiating"
 	Live        BrokerState = "live"
 	Suspect     BrokerState = "suspect" // nothing received past the keepalive
-	Closing     BrokerState = "closing"
-	Closed      BrokerState = "closed"
 )
 
 // Broker is one connection to a peer tub.
@@ -103,6 +102,20 @@ type Reconnector struct {
 	LastError   string
 }
 
+// PeerState is where this tub stands with one peer, connected or not. It
+// is what the inspector's main table shows first.
+type PeerState string
+
+const (
+	PeerConnecting PeerState = "connecting"  // an outbound attempt is in flight
+	PeerLive       PeerState = "live"        // an established broker
+	PeerSuspect    PeerState = "suspect"     // a broker, silent past the keepalive
+	PeerBackingOff PeerState = "backing-off" // a reconnector waits after a failure
+	PeerLockedOut  PeerState = "locked-out"  // the master refuses our offers (since LockedOutSince)
+	PeerRefused    PeerState = "refused"     // the address refused or could not be reached
+	PeerIdle       PeerState = "idle"        // known, no connection, nothing dialling
+)
+
 // Peer is everything known about one remote tub.
 type Peer struct {
 	TubID        string
@@ -111,6 +124,66 @@ type Peer struct {
 	Incarnations []IncarnationSeen // oldest first
 	Reconnector  *Reconnector      // nil when we do not dial this peer
 	Clone        bool              // interleaving incarnations seen: two processes share its key
+
+	State       PeerState
+	BrokerID    uint64    // the established broker, 0 when none
+	Connected   time.Time // when that broker attached; zero when none
+	LastError   string    // the newest failure: refused, rejected, lost...
+	LastErrorAt time.Time
+	// Attempts counts failed connection attempts, and Rejects offers the
+	// master refused, since the last attach.
+	Attempts int
+	Rejects  int
+	// LockedOutSince is the first refusal since the last attach; zero
+	// while not locked out.
+	LockedOutSince time.Time
+	NextAttempt    time.Time // the reconnector's next try; zero when none is due
+	// History is the peer's connections, newest last and capped: each one
+	// attached, replaced (and by whom), or lost, with why.
+	History []ConnectionRecord
+	// Evictions counts how often this peer's idle state was forgotten to
+	// bound memory; LastEvicted is the newest.
+	Evictions   int
+	LastEvicted time.Time
+}
+
+// CloseReason says, as data, why a connection ended. The sentence for
+// people travels beside it (ConnectionRecord.Detail, Event.Reason).
+type CloseReason string
+
+const (
+	CloseReplaced          CloseReason = "replaced"           // a newer connection to the same peer won
+	CloseRejected          CloseReason = "rejected"           // the master refused the offer
+	CloseNegotiationFailed CloseReason = "negotiation-failed" // ended before a decision
+	ClosePeerClosed        CloseReason = "peer-closed"        // EOF or close_notify from the peer
+	ClosePeerError         CloseReason = "peer-error"         // the peer sent a Banana ERROR
+	CloseProtocolError     CloseReason = "protocol-error"     // the peer broke the protocol
+	CloseReadError         CloseReason = "read-error"
+	CloseWriteError        CloseReason = "write-error" // a write failed or timed out: the peer stopped reading
+	CloseOverBudget        CloseReason = "over-budget" // the connection's memory hard limit
+	CloseDisconnectTimeout CloseReason = "disconnect-timeout"
+	CloseOperator          CloseReason = "operator"       // dropped by hand
+	CloseRestart           CloseReason = "restart"        // a clean restart of this tub
+	CloseAbandoned         CloseReason = "abandoned"      // a silent restart: left open and black-holed
+	ClosePolicy            CloseReason = "policy-dropped" // a policy dropped the held connection (drop-both)
+	CloseTubClosed         CloseReason = "tub-closed"
+)
+
+// ConnectionRecord is one connection in a peer's history.
+type ConnectionRecord struct {
+	BrokerID        uint64
+	Side            Side
+	Role            Role
+	Remote          string
+	Opened          time.Time // TCP up
+	Attached        time.Time // zero when it never became the broker
+	Closed          time.Time // zero while open
+	SeqNum          uint64
+	PeerIncarnation string
+	Rule            string      // the rule that accepted it
+	End             CloseReason // "" while open
+	Detail          string      // why it ended, in words
+	ReplacedBy      uint64      // the broker that replaced it, 0 when none
 }
 
 // Decision is one line of the decision log: an offer and its outcome. When
@@ -129,10 +202,71 @@ type Decision struct {
 	Detail           string
 	Current          string // current-connection sent/received on accept
 	Error            string // error text sent/received on reject
+	// Existing is the connection the offer was weighed against, as the
+	// master held it; nil when there was none (or as slave).
+	Existing *Held
+	// WhatIf lists the other policies whose verdict on the same inputs
+	// differs from this one.
+	WhatIf []Alternative
 }
 
-// Snapshot is a deep copy of a tub's tables at one instant.
+// Held is the master's record of the connection an offer competes with.
+type Held struct {
+	BrokerID         uint64
+	SlaveIncarnation string
+	SeqNum           uint64
+	AttemptID        string
+	Created          time.Time
+	LastReceived     time.Time
+}
+
+// Alternative is another policy's verdict on the same offer.
+type Alternative struct {
+	Policy string
+	Accept bool
+	Rule   string
+	Detail string
+}
+
+// SourceKind says what a snapshot describes.
+type SourceKind string
+
+const (
+	SourceEmbedded SourceKind = "embedded" // tubscope's own tub
+	SourceWatched  SourceKind = "watched"  // a remote tub seen through its logport
+	SourceReplay   SourceKind = "replay"   // saved flog files, replayed
+	SourceStorm    SourceKind = "storm"    // a staged storm, seen from its clients
+)
+
+// Source names what a snapshot describes and whether actions apply to it.
+type Source struct {
+	Name     string // a short label for the tub switcher
+	Kind     SourceKind
+	ReadOnly string // why connection actions do not apply; "" when they do
+	// Status is the source's own trouble, e.g. "logport lost: retrying in
+	// 4s"; "" when all is well.
+	Status string
+	Replay *ReplayCursor // replay sources only
+}
+
+// ReplayCursor is where a replay stands.
+type ReplayCursor struct {
+	Start, End time.Time // the span of the events read so far
+	At         time.Time // the cursor: events up to here are applied
+	Playing    bool
+	Speed      float64
+	Trigger    time.Time // an incident's trigger event; zero when none
+	Applied    int       // events applied
+	Read       int       // events read from the files so far
+	Done       bool      // the files are read to the end
+}
+
+// Snapshot is an immutable copy of a tub's tables at one instant. The
+// engine publishes a new one only when something changed; Version grows
+// with each.
 type Snapshot struct {
+	Version          uint64
+	Source           Source
 	Taken            time.Time
 	TubID            string
 	FURL             string
@@ -148,6 +282,45 @@ type Snapshot struct {
 	Decisions        []Decision // newest last, capped
 	DecisionsTotal   uint64
 	EventsDropped    uint64
+	Activity         Activity
+}
+
+// Activity is the storm at a glance: offers and rejects per bucket, the
+// rules that fired, who offers most, and how long peers took to come back.
+type Activity struct {
+	Bucket  time.Duration // width of one bucket
+	End     time.Time     // end of the newest bucket
+	Offers  []int         // per bucket, oldest first; the last is the bucket in progress
+	Rejects []int
+	Window  time.Duration // the span Rules and Offenders count over
+	Rules   []RuleCount   // most frequent first
+	// Offenders are the peers with the most offers in the window, most first.
+	Offenders []Offender
+	Reconnect Histogram // from losing a broker to the peer's next attach
+}
+
+// RuleCount is how often one rule decided in the window.
+type RuleCount struct {
+	Rule   string
+	Accept bool
+	Count  int
+}
+
+// Offender is one peer's offers in the window.
+type Offender struct {
+	PeerTubID string
+	Offers    int
+	Rejects   int
+}
+
+// Histogram buckets durations: Counts[i] counts samples ≤ Bounds[i], and
+// the last count those above every bound.
+type Histogram struct {
+	Bounds   []time.Duration
+	Counts   []int
+	Total    int
+	P50, P99 time.Duration
+	Max      time.Duration
 }
 
 // Kind names an event type.
@@ -165,11 +338,14 @@ const (
 	KindPong               Kind = "pong"
 	KindReconnectScheduled Kind = "reconnect-scheduled"
 	KindNegotiationFailed  Kind = "negotiation-failed"
-	KindIncarnation        Kind = "incarnation" // this tub started or restarted
-	KindPolicy             Kind = "policy"      // the policy changed
-	KindFault              Kind = "fault"       // a fault was injected or cleared
-	KindCall               Kind = "call"        // a PB call was answered or failed
-	KindClone              Kind = "clone"       // interleaving incarnations for one tubid
+	KindIncarnation        Kind = "incarnation"  // this tub started or restarted
+	KindPolicy             Kind = "policy"       // the policy changed
+	KindFault              Kind = "fault"        // a fault was injected or cleared
+	KindCall               Kind = "call"         // a PB call was answered or failed
+	KindClone              Kind = "clone"        // interleaving incarnations for one tubid
+	KindPeerEvicted        Kind = "peer-evicted" // idle per-peer state forgotten to bound memory
+	KindRefused            Kind = "refused"      // a socket refused by a cap (negotiations, per address, fds)
+	KindSource             Kind = "source"       // a source's own status changed (logport lost, replay done)
 )
 
 // Event is one change in a tub. Fields beyond Kind/Time are filled as the
@@ -200,6 +376,7 @@ type Event struct {
 	At      time.Time     `json:"at,omitempty"`
 	Delay   time.Duration `json:"delay_ns,omitempty"`
 	Reason  string        `json:"reason,omitempty"`
+	Close   CloseReason   `json:"close,omitempty"` // broker-detached, negotiation-failed
 	Err     string        `json:"error,omitempty"`
 	Message string        `json:"message,omitempty"`
 }
