@@ -283,6 +283,17 @@ type Snapshot struct {
 	DecisionsTotal   uint64
 	EventsDropped    uint64
 	Activity         Activity
+	Narration        *Narration // the demo's story line; nil outside the demo
+}
+
+// Narration is the demo's story line: where the scenario stands, what the
+// script does next and when, and what just happened and why.
+type Narration struct {
+	Step   string    // e.g. "2/4 power cut behind a NAT"
+	Next   string    // what the script does next
+	NextAt time.Time // zero when nothing is scheduled
+	Last   string    // what just happened, and why, in one sentence
+	LastAt time.Time
 }
 
 // Activity is the storm at a glance: offers and rejects per bucket, the
