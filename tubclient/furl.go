@@ -23,6 +23,7 @@ func (h Hint) String() string { return "tcp:" + h.Addr() }
 type FURL struct {
 	TubID    string
 	Hints    []Hint
+	Unusable []string
 	Swissnum string
 }
 

@@ -13,7 +13,7 @@ import (
 func burst(n int) []snapshot.Event {
 	evs := make([]snapshot.Event, n)
 	for i := range evs {
-		evs[i] = snapshot.Event{Seq: uint64(i + 1), Kind: snapshot.KindPing, Time: t0}
+		evs[i] = snapshot.Event{Seq: uint64(i + 1), Kind: snapshot.KindCall, Time: t0}
 	}
 	return evs
 }
@@ -49,7 +49,7 @@ func TestBurstFoldsIntoFewBatches(t *testing.T) {
 	if h.m.eventsSeen != 10_000 || e.feed.pending() != 0 {
 		t.Fatalf("absorbed %d events, %d left in the feed", h.m.eventsSeen, e.feed.pending())
 	}
-	if h.m.lastEvent.Seq != 10_000 || !strings.Contains(h.m.View(), "10000 events, last ping") {
+	if h.m.lastEvent.Seq != 10_000 || !strings.Contains(h.m.View(), "10000 events, last call") {
 		t.Fatalf("last event seq %d; view:\n%s", h.m.lastEvent.Seq, h.m.View())
 	}
 }
@@ -129,7 +129,7 @@ func TestStatusLineShowsTheLatestNotableEvent(t *testing.T) {
 	h := newHarness(t, e, Options{})
 	evs := []snapshot.Event{
 		{Seq: 1, Kind: snapshot.KindFault, Time: t0, PeerTubID: "qypzvttrmhblwtyga5phtzqiliiahwhd", Message: "demo: client-1 lost power"},
-		{Seq: 2, Kind: snapshot.KindPing, Time: t0},
+		{Seq: 2, Kind: snapshot.KindCall, Time: t0},
 		{Seq: 3, Kind: snapshot.KindCall, Time: t0, Message: "ping"},
 	}
 	h.absorb(eventsMsg{events: evs})

@@ -13,6 +13,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/demo"
+	"github.com/tubscope/tubscope/tubclient/service"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/ui"
 )
@@ -176,7 +177,7 @@ func startServer(t *testing.T) (*tubclient.Tub, string) {
 	if _, err := server.Listen("tcp:127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	furl, err := server.Register("svc", tubclient.BuiltinService())
+	furl, err := server.Register("svc", service.Builtin())
 	if err != nil {
 		t.Fatal(err)
 	}
