@@ -11,7 +11,7 @@ import (
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/banana"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

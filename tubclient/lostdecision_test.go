@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
-	"github.com/tubscope/tubscope/tubclient/memnet"
+	"github.com/tubscope/tubscope/tubclient/internal/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

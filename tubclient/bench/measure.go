@@ -20,7 +20,7 @@ import (
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 	"github.com/tubscope/tubscope/tubclient/pyvalue"
 	"github.com/tubscope/tubscope/tubclient/service"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
-	"github.com/tubscope/tubscope/tubclient/memnet"
+	"github.com/tubscope/tubscope/tubclient/internal/memnet"
 	"github.com/tubscope/tubscope/tubclient/service"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
