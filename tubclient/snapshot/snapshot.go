@@ -50,7 +50,7 @@ type Broker struct {
 	LastReceived     time.Time
 	LastSent         time.Time
 	PingsOutstanding int
-	PingsSent        uint64        // keepalive and probe PINGs sent on this connection
+	PingsSent        uint64 // keepalive and probe PINGs sent on this connection
 	PongsReceived    uint64
 	RTT              time.Duration // last measured PING/PONG round trip
 	Faults           string        // active fault injection, "" when none
