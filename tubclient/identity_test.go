@@ -1,0 +1,244 @@
+package tubclient
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tubscope/tubscope/tubclient/pypeer"
+)
+
+// writeKeyFile writes a self-signed identity for key to a fresh file with
+// mode 0600 and returns its path.
+func writeKeyFile(t *testing.T, key crypto.Signer) string {
+	t.Helper()
+	id, err := selfSign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := id.PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// genKey makes a key by its name in an UnsupportedKeyError or KeysThatWork.
+func genKey(t *testing.T, kind string) crypto.Signer {
+	t.Helper()
+	var key crypto.Signer
+	var err error
+	switch kind {
+	case "RSA-512":
+		key, err = rsa.GenerateKey(rand.Reader, 512)
+	case "RSA-1024":
+		key, err = rsa.GenerateKey(rand.Reader, 1024)
+	case "RSA-2048":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ECDSA P-224":
+		key, err = ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	case "ECDSA P-256":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ECDSA P-384":
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ECDSA P-521":
+		key, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "Ed25519":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("no key type %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestIdentityKeysThatWorkLoad(t *testing.T) {
+	for _, kind := range []string{"RSA-2048", "ECDSA P-256", "ECDSA P-384", "ECDSA P-521", "Ed25519"} {
+		t.Run(kind, func(t *testing.T) {
+			path := writeKeyFile(t, genKey(t, kind))
+			id, warnings, err := LoadOrCreateIdentityWarn(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warnings) != 0 {
+				t.Errorf("warnings for a 0600 file: %q", warnings)
+			}
+			if id.TubID != TubIDFromDER(id.DER) || !ValidTubID(id.TubID) {
+				t.Errorf("tubid %q does not match the certificate", id.TubID)
+			}
+		})
+	}
+}
+
+func TestIdentityWeakKeysRefused(t *testing.T) {
+	// Go refuses to make RSA keys under 1024 bits unless told to; the
+	// refusal being tested does not depend on this setting.
+	t.Setenv("GODEBUG", "rsa1024min=0")
+	for _, tc := range []struct {
+		key, reason string
+	}{
+		{"RSA-512", "under 1024 bits"},
+		{"RSA-1024", "reject RSA keys under 2048 bits"},
+		{"ECDSA P-224", "no signature scheme"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			path := writeKeyFile(t, genKey(t, tc.key))
+			_, _, err := LoadOrCreateIdentityWarn(path)
+			uk, ok := errors.AsType[*UnsupportedKeyError](err)
+			if !ok || uk.Key != tc.key {
+				t.Fatalf("err = %v, want an UnsupportedKeyError for %s", err, tc.key)
+			}
+			for _, want := range []string{path, tc.key + " key refused", tc.reason, KeysThatWork} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestIdentityOpenModeWarns(t *testing.T) {
+	key := genKey(t, "ECDSA P-256")
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string // "" for no warning
+	}{
+		{0o600, ""},
+		{0o400, ""},
+		{0o644, "mode 0644, open to its group and others"},
+		{0o640, "mode 0640, open to its group:"},
+		{0o604, "mode 0604, open to others:"},
+	} {
+		path := writeKeyFile(t, key)
+		if err := os.Chmod(path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		id, warnings, err := LoadOrCreateIdentityWarn(path)
+		if err != nil || id == nil {
+			t.Fatalf("mode %04o: %v", tc.mode, err)
+		}
+		switch {
+		case tc.want == "" && len(warnings) != 0:
+			t.Errorf("mode %04o: unexpected warnings %q", tc.mode, warnings)
+		case tc.want != "" && (len(warnings) != 1 || !strings.Contains(warnings[0], tc.want) ||
+			!strings.Contains(warnings[0], path) || !strings.Contains(warnings[0], "chmod 600")):
+			t.Errorf("mode %04o: warnings %q, want one naming the file, saying %q and the fix", tc.mode, warnings, tc.want)
+		}
+	}
+}
+
+func TestIdentityFileNotRegularRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := LoadOrCreateIdentityWarn(dir)
+	if err == nil || !strings.Contains(err.Error(), dir+" is a directory, not a regular file") {
+		t.Errorf("directory: %v", err)
+	}
+	big := filepath.Join(dir, "big.pem")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: the size check must come before any read.
+	if err := f.Truncate(2 * MaxIdentityFileBytes); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, _, err := LoadOrCreateIdentityWarn(big); err == nil || !strings.Contains(err.Error(), "over the 1048576-byte limit") {
+		t.Errorf("2 MiB file: %v", err)
+	}
+}
+
+func TestIdentityFileCreatedAndReloaded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.pem")
+	a, warnings, err := LoadOrCreateIdentityWarn(path)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("create: %v %q", err, warnings)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("created file: %v, mode %v", err, st.Mode())
+	}
+	// Through a symbolic link, the same identity.
+	link := filepath.Join(t.TempDir(), "link.pem")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := LoadOrCreateIdentityWarn(link)
+	if err != nil || b.TubID != a.TubID {
+		t.Fatalf("via symlink: %v %v, want tubid %s", b, err, a.TubID)
+	}
+	// A dangling link is not followed to create a file elsewhere.
+	target := filepath.Join(t.TempDir(), "elsewhere.pem")
+	dangling := filepath.Join(t.TempDir(), "dangling.pem")
+	if err := os.Symlink(target, dangling); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateIdentityWarn(dangling); err == nil || !strings.Contains(err.Error(), "something is in the way") {
+		t.Errorf("dangling symlink: %v", err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a key file was created through the dangling link: %v", err)
+	}
+}
+
+func TestIdentityEncryptedKeyExplained(t *testing.T) {
+	id, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.DER})
+	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}})...)
+	if _, err := ParseIdentityPEM(data); err == nil || !strings.Contains(err.Error(), "encrypted") {
+		t.Errorf("encrypted PKCS#8: %v", err)
+	}
+	legacy := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.DER})
+	legacy = append(legacy, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY",
+		Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00"}, Bytes: []byte{0x30, 0}})...)
+	if _, err := ParseIdentityPEM(legacy); err == nil || !strings.Contains(err.Error(), "encrypted") {
+		t.Errorf("legacy encrypted PEM: %v", err)
+	}
+}
+
+// A tub.pem written by Foolscap 21.7 itself loads, under its own tubid.
+// Foolscap writes it with the process umask (usually 0644), which warns.
+func TestIdentityFoolscapTubPEMLoads(t *testing.T) {
+	pypeer.Require(t)
+	ctx := interopCtx(t)
+	path, tubid := pythonIdentity(t, ctx)
+	id, warnings, err := LoadOrCreateIdentityWarn(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.TubID != tubid {
+		t.Fatalf("tubid %s, Foolscap says %s", id.TubID, tubid)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWarnings := 0
+	if st.Mode().Perm()&0o077 != 0 {
+		wantWarnings = 1
+	}
+	if len(warnings) != wantWarnings {
+		t.Errorf("mode %04o: warnings %q, want %d", st.Mode().Perm(), warnings, wantWarnings)
+	}
+	if _, ok := id.Cert.Leaf.PublicKey.(*rsa.PublicKey); !ok {
+		t.Errorf("Foolscap's key is %T, expected RSA", id.Cert.Leaf.PublicKey)
+	}
+}
