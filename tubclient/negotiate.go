@@ -2,12 +2,10 @@ package tubclient
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -142,29 +140,11 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 // readBlock reads one "\r\n\r\n"-terminated block, refusing more than
 // limit bytes.
 func readBlock(br *bufio.Reader, limit int) ([]byte, error) {
-	var buf []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(buf)+len(line) > limit {
-			return nil, fmt.Errorf("header exceeds %d bytes without a blank line", limit)
-		}
-		buf = append(buf, line...)
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				if len(buf) == 0 {
-					return nil, errors.New("connection closed before a header")
-				}
-				return nil, errors.New("connection closed mid-header")
-			}
-			return nil, explainTimeout(err)
-		}
-		if bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
-			return buf, nil
-		}
+	block, err := negotiation.ReadBlock(br, limit)
+	if err != nil {
+		return nil, explainTimeout(err)
 	}
+	return block, nil
 }
 
 func explainTimeout(err error) error {
