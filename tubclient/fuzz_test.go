@@ -3,6 +3,7 @@ package tubclient
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -219,75 +220,77 @@ func FuzzParseFURL(f *testing.F) {
 	})
 }
 
+// identityKeyBlockTypes are the PEM key blocks FuzzParseIdentityPEM wraps
+// its raw key bytes in, picked by the keyKind argument.
+var identityKeyBlockTypes = [4]string{"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"}
+
 // FuzzParseIdentityPEM: no panic, no hang; an accepted identity's tubid is
 // its certificate's, its key is one that works, and it writes itself back.
+// Mutated PEM text mostly breaks the base64, so the certificate and key
+// DER also come in raw and are wrapped here, to reach the DER parsers.
 func FuzzParseIdentityPEM(f *testing.F) {
-	add := func(id *Identity) []byte {
-		data, err := id.PEM()
+	// seed adds an identity as PEM text and as raw DER, with the key in
+	// encoding keyKind.
+	seed := func(text, certDER, keyDER []byte, keyKind uint8) {
+		f.Add(text, certDER, keyDER, keyKind)
+	}
+	fromSigner := func(key crypto.Signer) (*Identity, []byte) {
+		id, err := selfSign(key)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data)
-		return data
+		text, err := id.PEM()
+		if err != nil {
+			f.Fatal(err)
+		}
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seed(text, id.DER, pkcs8, 0)
+		return id, text
 	}
-	p256, err := NewIdentity()
-	if err != nil {
-		f.Fatal(err)
-	}
-	p256PEM := add(p256)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		f.Fatal(err)
 	}
-	rsaID, err := selfSign(rsaKey)
+	rsaID, _ := fromSigner(rsaKey)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		f.Fatal(err)
 	}
-	add(rsaID)
+	p256, p256PEM := fromSigner(ecKey)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fromSigner(p384)
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		f.Fatal(err)
 	}
-	edID, err := selfSign(edKey)
-	if err != nil {
-		f.Fatal(err)
-	}
-	add(edID)
+	fromSigner(edKey)
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		f.Fatal(err)
 	}
-	weakID, err := selfSign(weak)
-	if err != nil {
-		f.Fatal(err)
-	}
-	add(weakID)
+	fromSigner(weak)
 
-	// The older key encodings, key before certificate, and a key that is
-	// not the certificate's.
+	// The older key encodings, key before certificate, a key that is not
+	// the certificate's, and broken text.
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rsaID.DER})
-	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})
-	f.Add(append(pkcs1, certPEM...))
-	ecKey := p256.Cert.PrivateKey.(*ecdsa.PrivateKey)
+	pkcs1 := x509.MarshalPKCS1PrivateKey(rsaKey)
+	seed(append(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: pkcs1}), certPEM...), rsaID.DER, pkcs1, 1)
 	sec1, err := x509.MarshalECPrivateKey(ecKey)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p256.DER}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})...))
-	f.Add(append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})...))
-	f.Add(p256PEM[:len(p256PEM)/2])
-	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"))
-	f.Add([]byte("junk"))
-	other, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	otherID, err := selfSign(other)
-	if err != nil {
-		f.Fatal(err)
-	}
-	add(otherID)
+	sec1PEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+	seed(append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p256.DER}), sec1PEM...), p256.DER, sec1, 2)
+	seed(append(certPEM, sec1PEM...), rsaID.DER, sec1, 2)
+	seed(p256PEM[:len(p256PEM)/2], p256.DER[:len(p256.DER)/2], nil, 3)
+	seed([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), nil, nil, 0)
+	seed([]byte("junk"), []byte{0x30, 0x80}, []byte{0x30, 0x00}, 0)
 
 	// A tub.pem as Foolscap 21.7 writes it, when Foolscap is here.
 	if err := pypeer.Available(); err == nil {
@@ -299,33 +302,45 @@ func FuzzParseIdentityPEM(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data)
+		certBlock, rest := pem.Decode(data)
+		keyBlock, _ := pem.Decode(rest)
+		if certBlock == nil || keyBlock == nil {
+			f.Fatalf("Foolscap's tub.pem has no certificate and key blocks: %q", data)
+		}
+		seed(data, certBlock.Bytes, keyBlock.Bytes, 0)
 	} else if os.Getenv("CI") != "" {
 		f.Fatalf("real Foolscap peer required in CI: %v", err)
 	}
 
-	f.Fuzz(func(t *testing.T, data []byte) {
-		id, err := ParseIdentityPEM(data)
-		if err != nil {
-			return
-		}
-		leaf := id.Cert.Leaf
-		if leaf == nil || !bytes.Equal(leaf.Raw, id.DER) || len(id.Cert.Certificate) != 1 || !bytes.Equal(id.Cert.Certificate[0], id.DER) {
-			t.Fatal("identity's certificate fields disagree")
-		}
-		if id.TubID != TubIDFromDER(leaf.Raw) {
-			t.Fatalf("tubid %s, certificate says %s", id.TubID, TubIDFromDER(leaf.Raw))
-		}
-		if err := checkIdentityKey(leaf); err != nil {
-			t.Fatalf("accepted a refused key: %v", err)
-		}
-		out, err := id.PEM()
-		if err != nil {
-			t.Fatalf("accepted identity cannot be written: %v", err)
-		}
-		again, err := ParseIdentityPEM(out)
-		if err != nil || again.TubID != id.TubID {
-			t.Fatalf("written identity reloads as %v, %v", again, err)
-		}
+	f.Fuzz(func(t *testing.T, text, certDER, keyDER []byte, keyKind uint8) {
+		checkIdentityPEM(t, text)
+		wrapped := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})
+		wrapped = append(wrapped, pem.EncodeToMemory(&pem.Block{Type: identityKeyBlockTypes[keyKind%4], Bytes: keyDER})...)
+		checkIdentityPEM(t, wrapped)
 	})
+}
+
+func checkIdentityPEM(t *testing.T, data []byte) {
+	id, err := ParseIdentityPEM(data)
+	if err != nil {
+		return
+	}
+	leaf := id.Cert.Leaf
+	if leaf == nil || !bytes.Equal(leaf.Raw, id.DER) || len(id.Cert.Certificate) != 1 || !bytes.Equal(id.Cert.Certificate[0], id.DER) {
+		t.Fatal("identity's certificate fields disagree")
+	}
+	if id.TubID != TubIDFromDER(leaf.Raw) {
+		t.Fatalf("tubid %s, certificate says %s", id.TubID, TubIDFromDER(leaf.Raw))
+	}
+	if err := checkIdentityKey(leaf); err != nil {
+		t.Fatalf("accepted a refused key: %v", err)
+	}
+	out, err := id.PEM()
+	if err != nil {
+		t.Fatalf("accepted identity cannot be written: %v", err)
+	}
+	again, err := ParseIdentityPEM(out)
+	if err != nil || again.TubID != id.TubID {
+		t.Fatalf("written identity reloads as %v, %v", again, err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base32"
 	"encoding/pem"
 	"errors"
@@ -190,6 +191,11 @@ func ParseIdentityPEM(data []byte) (*Identity, error) {
 		}
 		return nil, errors.New("no private key block")
 	}
+	if n := rsaPrivateKeyModulus(keyBlock); n != nil {
+		if pub, ok := leaf.PublicKey.(*rsa.PublicKey); !ok || pub.N.Cmp(n) != 0 {
+			return nil, errors.New("key does not match certificate: the RSA private key has another modulus")
+		}
+	}
 	key, err := parsePrivateKeyBlock(keyBlock)
 	if err != nil {
 		return nil, err
@@ -209,6 +215,40 @@ func ParseIdentityPEM(data []byte) (*Identity, error) {
 		TubID: TubIDFromDER(der),
 	}, nil
 }
+
+// rsaPrivateKeyModulus reads the modulus of a PKCS#1 or PKCS#8 RSA private
+// key, or returns nil for any other block. x509's parse validates the key
+// at a cost that grows with the cube of its size, so a crafted key of a
+// megabyte would stall start-up; comparing the modulus with the
+// certificate's first bounds that cost by the certificate check.
+func rsaPrivateKeyModulus(b *pem.Block) *big.Int {
+	der := b.Bytes
+	if b.Type == "PRIVATE KEY" {
+		var p8 struct {
+			Version    int
+			Algo       pkix.AlgorithmIdentifier
+			PrivateKey []byte
+		}
+		if _, err := asn1.Unmarshal(der, &p8); err != nil || !p8.Algo.Algorithm.Equal(oidRSAEncryption) {
+			return nil
+		}
+		der = p8.PrivateKey
+	} else if b.Type != "RSA PRIVATE KEY" {
+		return nil
+	}
+	// The leading fields of RSAPrivateKey (RFC 8017 A.1.2); asn1 ignores
+	// the ones after.
+	var head struct {
+		Version int
+		N       *big.Int
+	}
+	if _, err := asn1.Unmarshal(der, &head); err != nil {
+		return nil
+	}
+	return head.N
+}
+
+var oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 
 func parsePrivateKeyBlock(b *pem.Block) (crypto.PrivateKey, error) {
 	switch b.Type {

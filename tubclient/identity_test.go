@@ -7,8 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,5 +244,79 @@ func TestIdentityFoolscapTubPEMLoads(t *testing.T) {
 	}
 	if _, ok := id.Cert.Leaf.PublicKey.(*rsa.PublicKey); !ok {
 		t.Errorf("Foolscap's key is %T, expected RSA", id.Cert.Leaf.PublicKey)
+	}
+}
+
+// bigRSAKeyDER builds a PKCS#1 RSA private key with a modulus of bits bits
+// that x509 accepts: its factors need not be prime, so it is quick to make,
+// yet parsing it costs time that grows with the square of its size.
+func bigRSAKeyDER(t *testing.T, bits int) []byte {
+	t.Helper()
+	one, e := big.NewInt(1), big.NewInt(65537)
+	for {
+		p, err := rand.Int(rand.Reader, new(big.Int).Lsh(one, uint(bits/2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := rand.Int(rand.Reader, new(big.Int).Lsh(one, uint(bits/2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetBit(p, bits/2-1, 1).SetBit(p, 0, 1)
+		q.SetBit(q, bits/2-1, 1).SetBit(q, 0, 1)
+		pm, qm := new(big.Int).Sub(p, one), new(big.Int).Sub(q, one)
+		lambda := new(big.Int).Div(new(big.Int).Mul(pm, qm), new(big.Int).GCD(nil, nil, pm, qm))
+		d := new(big.Int).ModInverse(e, lambda)
+		qinv := new(big.Int).ModInverse(q, p)
+		if d == nil || qinv == nil {
+			continue
+		}
+		der, err := asn1.Marshal(struct {
+			Version                     int
+			N, E, D, P, Q, Dp, Dq, Qinv *big.Int
+		}{0, new(big.Int).Mul(p, q), e, d, p, q, new(big.Int).Mod(d, pm), new(big.Int).Mod(d, qm), qinv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+}
+
+// A private key is matched to the certificate by its modulus before x509
+// validates it: a 512-kbit key (a 288 KiB file) took 9 s to parse, and one
+// filling the 1 MiB file limit would take minutes.
+func TestIdentityForeignRSAKeyRefusedBeforeParsing(t *testing.T) {
+	id, err := selfSign(genKey(t, "RSA-2048"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hugeKey := bigRSAKeyDER(t, 16384)
+	if _, err := x509.ParsePKCS1PrivateKey(hugeKey); err != nil {
+		t.Fatalf("x509 refuses the crafted key itself (%v); the test needs one it accepts", err)
+	}
+	pkcs8, err := asn1.Marshal(struct {
+		Version    int
+		Algo       pkix.AlgorithmIdentifier
+		PrivateKey []byte
+	}{0, pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}, hugeKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecID, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		certDER []byte
+		block   pem.Block
+	}{
+		"PKCS#1 for an RSA certificate": {id.DER, pem.Block{Type: "RSA PRIVATE KEY", Bytes: hugeKey}},
+		"PKCS#8 for an RSA certificate": {id.DER, pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}},
+		"PKCS#8 for an EC certificate":  {ecID.DER, pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}},
+	} {
+		data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tc.certDER}), pem.EncodeToMemory(&tc.block)...)
+		if _, err := ParseIdentityPEM(data); err == nil || !strings.Contains(err.Error(), "the RSA private key has another modulus") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
