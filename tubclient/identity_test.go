@@ -152,8 +152,8 @@ func TestIdentityFileNotRegularRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), dir+" is a directory, not a regular file") {
 		t.Errorf("directory: %v", err)
 	}
-	big := filepath.Join(dir, "big.pem")
-	f, err := os.Create(big)
+	bigFile := filepath.Join(dir, "big.pem")
+	f, err := os.Create(bigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestIdentityFileNotRegularRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, _, err := LoadOrCreateIdentityWarn(big); err == nil || !strings.Contains(err.Error(), "over the 1048576-byte limit") {
+	if _, _, err := LoadOrCreateIdentityWarn(bigFile); err == nil || !strings.Contains(err.Error(), "over the 1048576-byte limit") {
 		t.Errorf("2 MiB file: %v", err)
 	}
 }
