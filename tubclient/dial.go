@@ -38,8 +38,8 @@ func (t *Tub) connect(ctx context.Context, f FURL, force bool) (*Broker, error) 
 	var d *dial
 	err := t.do(func(st *state) {
 		p := st.peer(f.TubID)
-		if len(f.Hints) > 0 || len(f.Unusable) > 0 {
-			p.hints, p.unusable = f.Hints, f.Unusable
+		if len(f.Hints) > 0 || len(f.Skipped) > 0 {
+			p.hints, p.skipped = f.Hints, f.Skipped
 		}
 		if !force {
 			if b = st.byPeer[f.TubID]; b != nil {
@@ -182,7 +182,7 @@ func (t *Tub) ForceReconnect(peer string) error {
 	var recons []*Reconnector
 	if err := t.do(func(st *state) {
 		if p := st.peers[peer]; p != nil {
-			f = FURL{TubID: peer, Hints: p.hints, Unusable: p.unusable}
+			f = FURL{TubID: peer, Hints: p.hints, Skipped: p.skipped}
 		}
 		for r := range st.reconns {
 			if r.furl.TubID == peer {
@@ -193,7 +193,7 @@ func (t *Tub) ForceReconnect(peer string) error {
 		return err
 	}
 	if len(f.Hints) == 0 {
-		if err := f.Usable(); err != nil && len(f.Unusable) > 0 {
+		if err := f.Usable(); err != nil && len(f.Skipped) > 0 {
 			return err
 		}
 		return fmt.Errorf("no hints known for %s: it dialed in, so it must reconnect itself", short(peer))
@@ -243,7 +243,7 @@ func (t *Tub) ConnectTo(furl string, onRef func(*RemoteReference)) (*Reconnector
 	if err := t.do(func(st *state) {
 		st.reconns[r] = struct{}{}
 		p := st.peer(f.TubID)
-		p.hints, p.unusable = f.Hints, f.Unusable
+		p.hints, p.skipped = f.Hints, f.Skipped
 	}); err != nil {
 		cancel()
 		return nil, err

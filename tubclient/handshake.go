@@ -2,12 +2,10 @@ package tubclient
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"time"
@@ -65,6 +63,9 @@ func wireText(err error) string {
 	}
 	if errors.Is(err, ErrDuplicateConnection) {
 		return duplicateText
+	}
+	if errors.Is(err, ErrNegotiationTimeout) {
+		return ErrNegotiationTimeout.Error()
 	}
 	return internalError
 }
@@ -184,31 +185,18 @@ func underTLS(raw net.Conn, br *bufio.Reader) net.Conn {
 }
 
 // readBlock reads one "\r\n\r\n"-terminated block, refusing more than
-// limit bytes.
+// limit bytes. A block too long and a timeout are the peer's to hear of;
+// socket errors are not.
 func readBlock(br *bufio.Reader, limit int) ([]byte, error) {
-	var buf []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(buf)+len(line) > limit {
-			return nil, wiref("header exceeds %d bytes without a blank line", limit)
-		}
-		buf = append(buf, line...)
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				if len(buf) == 0 {
-					return nil, errors.New("connection closed before a header")
-				}
-				return nil, errors.New("connection closed mid-header")
-			}
-			return nil, explainTimeout(err)
-		}
-		if bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
-			return buf, nil
-		}
+	block, err := negotiation.ReadBlock(br, limit)
+	var tooLong *negotiation.TooLongError
+	switch {
+	case err == nil:
+		return block, nil
+	case errors.As(err, &tooLong):
+		return nil, &wireError{err.Error()}
 	}
+	return nil, explainTimeout(err)
 }
 
 func explainTimeout(err error) error {

@@ -14,7 +14,7 @@ type peerInfo struct {
 	tubid        string
 	nickname     string
 	hints        []Hint
-	unusable     []string // hints this tub cannot dial, as written in the FURL
+	skipped      []SkippedHint // hints this tub cannot dial (Tor, I2P, ...)
 	incarnations []snapshot.IncarnationSeen
 	clone        bool
 	lastIncIdx   int

@@ -120,7 +120,9 @@ func (st *state) peerSnapshot(p *peerInfo, r *snapshot.Reconnector) snapshot.Pee
 	for _, h := range p.hints {
 		sp.Hints = append(sp.Hints, h.String())
 	}
-	sp.Hints = append(sp.Hints, p.unusable...)
+	for _, h := range p.skipped {
+		sp.Hints = append(sp.Hints, h.Hint)
+	}
 	if b := st.byPeer[p.tubid]; b != nil {
 		sp.BrokerID = b.id
 	}

@@ -109,7 +109,11 @@ func New(cfg Config) (*Tub, error) {
 		var id *Identity
 		var err error
 		if cfg.KeyFile != "" {
-			id, err = LoadOrCreateIdentity(cfg.KeyFile)
+			var warnings []string
+			id, warnings, err = LoadOrCreateIdentityWarn(cfg.KeyFile)
+			for _, w := range warnings {
+				cfg.Logger.Warn(w, "key", cfg.KeyFile)
+			}
 		} else {
 			id, err = NewIdentity()
 		}
