@@ -426,8 +426,10 @@ func TestFURLWithTorAndTCPHints(t *testing.T) {
 	if got, err := ref.Call(ctx, "echo", "via tcp"); err != nil || got != "via tcp" {
 		t.Fatalf("echo = %v, %v", got, err)
 	}
+	// A tub with no connection yet has nothing to dial.
+	fresh := newTestTub(t, Config{})
 	onionOnly := "pb://" + f.TubID + "@tor:u2lm3e4zvqa5bbix.onion:80/svc"
-	if _, err := client.GetReference(ctx, onionOnly); err == nil || !strings.Contains(err.Error(), "tor:") {
+	if _, err := fresh.GetReference(ctx, onionOnly); err == nil || !strings.Contains(err.Error(), "tor:") {
 		t.Fatalf("onion-only FURL = %v, want an error naming the unusable hint", err)
 	}
 }
