@@ -145,12 +145,16 @@ func TestEncoderRollsBackOnError(t *testing.T) {
 	if enc.Opens() != 0 {
 		t.Fatalf("Opens = %d after a failed encode", enc.Opens())
 	}
-	cyclic := List{nil}
-	cyclic[0] = cyclic
-	if _, err := enc.AppendCall(nil, &Call{ReqID: 1, Method: "m", Args: []any{cyclic}}); err == nil {
-		t.Fatal("encoded a cyclic value")
+	// distinct lists nested past the encoder's depth limit
+	var deep any = int64(1)
+	for range maxEncodeDepth + 1 {
+		deep = List{deep}
 	}
-	for _, bad := range []any{YourReference{CLID: -1}, TheirReference{GiftID: -1}, Reference(-1), (*big.Int)(nil)} {
+	if _, err := enc.AppendCall(nil, &Call{ReqID: 1, Method: "m", Args: []any{deep}}); err == nil {
+		t.Fatal("encoded a value nested too deeply")
+	}
+	for _, bad := range []any{YourReference{CLID: -1}, TheirReference{GiftID: -1}, Reference(-1), (*big.Int)(nil),
+		(*Copyable)(nil), (*Failure)(nil)} {
 		if _, err := enc.AppendAnswer(nil, 1, bad); err == nil {
 			t.Fatalf("encoded %#v", bad)
 		}
