@@ -364,6 +364,7 @@ func (b *Broker) readLoop() {
 		t.detach(b, err.Error())
 		return
 	}
+	defer dec.Close()
 	var pong [16]byte
 	for {
 		ev, ok, err := dec.Next()
@@ -417,7 +418,9 @@ func (b *Broker) readLoop() {
 				_ = b.pb.send(func(enc *banana.Encoder, dst []byte) ([]byte, error) { return enc.AppendError(dst, ev.ReqID, f) })
 			}
 		case banana.EventMessage:
+			// handle serves a call before it returns, so its decoded size can go back
 			b.pb.handle(ev.Msg)
+			dec.Release(ev.Cost)
 		}
 	}
 }
