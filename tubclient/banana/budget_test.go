@@ -38,7 +38,7 @@ func liveHeap() uint64 {
 // allocates (garbage from growing slices included), shape by shape: within
 // a factor of two either way.
 func TestValueCostMatchesAllocation(t *testing.T) {
-	const n = 3 << 14 // not a power of two, so slices end part full as they usually do
+	const n = 3 << 12 // not a power of two, so slices end part full as they usually do
 	shapes := []struct {
 		name string
 		item func(w *wireBuilder)

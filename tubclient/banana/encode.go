@@ -71,9 +71,9 @@ func sliceIdentity[E any](kind idKind, s []E) (identity, bool) {
 	return identity{ptr: unsafe.Pointer(unsafe.SliceData(s)), len: len(s), kind: kind}, true
 }
 
-// beginMessage starts a new back-reference scope: Foolscap scopes them to
-// one call, answer or error.
-func (e *Encoder) beginMessage() {
+// endMessage closes the back-reference scope (Foolscap scopes them to one
+// call, answer or error) and lets go of the values it named.
+func (e *Encoder) endMessage() {
 	if len(e.seen) > 1024 {
 		e.seen = nil // let a large message's table go
 	} else {
@@ -119,7 +119,6 @@ func (e *Encoder) AppendCall(dst []byte, c *Call) ([]byte, error) {
 		return dst, fmt.Errorf("banana: negative request ID %d", c.ReqID)
 	}
 	return e.guard(dst, func(dst []byte) ([]byte, error) {
-		e.beginMessage()
 		n := e.open(&dst, "call")
 		dst = appendInt(dst, c.ReqID)
 		dst = appendInt(dst, c.Target)
@@ -149,7 +148,6 @@ func (e *Encoder) AppendAnswer(dst []byte, reqID int64, value any) ([]byte, erro
 		return dst, fmt.Errorf("banana: negative request ID %d", reqID)
 	}
 	return e.guard(dst, func(dst []byte) ([]byte, error) {
-		e.beginMessage()
 		n := e.open(&dst, "answer")
 		dst = appendInt(dst, reqID)
 		dst, err := e.appendValue(dst, value, 1)
@@ -172,10 +170,12 @@ func (e *Encoder) AppendError(dst []byte, reqID int64, f *Failure) ([]byte, erro
 }
 
 // guard undoes a partly encoded message, bytes and OPEN numbers both, so a
-// failed encode leaves the stream consistent.
+// failed encode leaves the stream consistent, and ends the message's
+// back-reference scope either way.
 func (e *Encoder) guard(dst []byte, body func([]byte) ([]byte, error)) ([]byte, error) {
 	start, opens := len(dst), e.nextOpen
 	out, err := body(dst)
+	e.endMessage()
 	if err != nil {
 		e.nextOpen = opens
 		return out[:start], err
