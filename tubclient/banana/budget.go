@@ -8,18 +8,20 @@ import (
 // A message's cost is the memory its decoded Go values take, estimated as it
 // is decoded so that a message is refused before it is built:
 //
-//	valueCost per value: an INT, FLOAT, STRING or finished sequence. It is
-//	  the interface slot the value takes in its parent (16 B), the slot it
-//	  held in the decoder's scratch slice while its parent was open (16 B,
-//	  more while that slice grows), and the box of a non-small scalar or of
-//	  a string or slice header (0–24 B).
-//	openCost more per OPEN: its entry in the back-reference table.
+//	valueCost per value (an INT, FLOAT, STRING or sequence): the interface
+//	  slot it takes in its parent (16 B), its slot in the scratch slice the
+//	  parent's items gather in, which grows by doubling (16–32 B), and the
+//	  box of a non-small scalar or a string header (0–16 B).
+//	openCost more per OPEN: its back-reference table slot (16–32 B).
 //	the body length of every STRING, LONGINT and LONGNEG.
 //
 // Opentype names and the number inside a back-reference produce no value and
 // cost nothing, so a back-reference costs one value however large the object
-// it names: shared objects count once. TestValueCostMatchesAllocation checks
-// these figures against what decoding really allocates.
+// it names: shared objects count once. TestValueCostMatchesAllocation holds
+// the model to what decoding allocates; per element of a 12,288-element
+// list (Go 1.26, amd64), allocated against cost: small INT 59/64, large INT
+// or FLOAT 67/64, bytes "x" 91/65, unicode "x" 134/161, empty list 126/96,
+// [0] 142/160, {0: 0} 158/224, back-reference 102/96.
 const (
 	valueCost = 64
 	openCost  = 32
