@@ -142,11 +142,14 @@ func (b *Broker) shut(reason snapshot.CloseReason, detail string) {
 // through the writer, PONGs resolve probes, messages go to PB, and no
 // call's method runs here.
 func (b *Broker) readLoop() {
-	dec, err := banana.NewDecoder(banana.Config{VocabTable: 0})
+	cfg := b.t.cfg
+	dec, err := banana.NewDecoder(banana.Config{VocabTable: 0, MaxMessageCost: cfg.MaxMessageCost,
+		MaxConnectionCost: cfg.MaxConnectionCost, Budget: b.t.budget})
 	if err != nil {
 		b.shut(snapshot.CloseProtocolError, err.Error())
 		return
 	}
+	defer dec.Close()
 	for {
 		ev, ok, err := dec.Next()
 		if err != nil {
@@ -179,7 +182,10 @@ func (b *Broker) readLoop() {
 				b.out.sendError(ev.ReqID, &RemoteError{Type: violationType, Value: ev.Text})
 			}
 		case banana.EventMessage:
-			b.pb.handle(ev.Msg)
+			// The message's decoded size stays counted against the
+			// connection and the tub until its call has been served.
+			cost := ev.Cost
+			b.pb.handle(ev.Msg, func() { dec.Release(cost) })
 		}
 	}
 }

@@ -40,6 +40,16 @@ type Config struct {
 	// reads nothing for longer loses its connection.
 	WriteTimeout time.Duration
 
+	// MaxMessageCost bounds the decoded size of one incoming message
+	// (default 16 MiB): a call over it fails with a Violation and the
+	// connection stays. MaxConnectionCost bounds what one connection's
+	// unserved messages hold (default 64 MiB); over it the connection
+	// closes. MaxTubCost bounds all connections' together (default
+	// 256 MiB); a message that would pass it fails like an oversized one.
+	MaxMessageCost    int64
+	MaxConnectionCost int64
+	MaxTubCost        int64
+
 	// MaxNegotiations bounds the connections each listener negotiates at
 	// once (default: half the open-file limit left after a reserve, at
 	// most 4096). MaxNegotiationsPerHost bounds them per remote address
@@ -91,6 +101,15 @@ func (c *Config) fill() error {
 	c.KeyExchange = kex
 	if c.KeepaliveTimeout == 0 {
 		c.KeepaliveTimeout = DefaultKeepalive
+	}
+	if c.MaxMessageCost <= 0 {
+		c.MaxMessageCost = 16 << 20
+	}
+	if c.MaxConnectionCost <= 0 {
+		c.MaxConnectionCost = max(64<<20, c.MaxMessageCost)
+	}
+	if c.MaxTubCost <= 0 {
+		c.MaxTubCost = max(256<<20, c.MaxConnectionCost)
 	}
 	if c.MaxNegotiations <= 0 {
 		c.MaxNegotiations = defaultMaxNegotiations()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -316,6 +317,73 @@ func TestIdlePeersAreEvicted(t *testing.T) {
 		}
 		if p := peerOf(t, server.Snapshot(), returning.TubID); p.Evictions != 1 || p.LastEvicted.IsZero() {
 			t.Fatalf("a returning peer does not show its eviction: %+v", p)
+		}
+	})
+}
+
+// bomb is the 1 KB reference bomb: depth levels, each a list of two
+// references to the level below (2^depth leaves if expanded).
+func bomb(depth int) []any {
+	v := []any{int64(1)}
+	for range depth {
+		v = []any{v, v}
+	}
+	return v
+}
+
+// The 24-level reference bomb is decoded as shared values, served, and
+// echoed back shared: nothing expands it, on either side.
+func TestReferenceBombStaysShared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, ref := pipePair(t, Config{}, Config{})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		got, err := ref.Call(context.Background(), "echo", bomb(24))
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+			t.Errorf("the echo allocated %d bytes: the bomb was expanded", alloc)
+		}
+		// Walk down one side: every level's two items are one value.
+		v := got
+		for depth := 0; depth < 24; depth++ {
+			l, ok := v.([]any)
+			if !ok || len(l) != 2 {
+				t.Fatalf("level %d is %T", depth, v)
+			}
+			a, b := l[0].([]any), l[1].([]any)
+			if &a[0] != &b[0] {
+				t.Fatalf("level %d: the two references came back as copies", depth)
+			}
+			v = a
+		}
+	})
+}
+
+// A message over the per-message budget fails its call with a Violation,
+// and the connection stays up.
+func TestOversizedCallFailsAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, ref := pipePair(t, Config{MaxMessageCost: 1 << 20}, Config{})
+		big := make([]any, 100_000) // about 6 MiB decoded
+		for i := range big {
+			big[i] = int64(i)
+		}
+		_, err := ref.Call(context.Background(), "echo", big)
+		var re *RemoteError
+		if !errors.As(err, &re) || re.Type != violationType {
+			t.Fatalf("oversized call = %v, want a Violation", err)
+		}
+		if got, err := ref.Call(context.Background(), "echo", strings.Repeat("s", 1<<20+10)); err == nil {
+			t.Fatalf("a string over 1 MiB was echoed (%d bytes)", len(got.(string)))
+		} else if !errors.As(err, &re) || re.Type != violationType {
+			t.Fatalf("oversized string = %v, want a Violation", err)
+		}
+		if got, err := ref.Call(context.Background(), "echo", "after"); err != nil || got != "after" {
+			t.Fatalf("the connection did not survive: %v, %v", got, err)
 		}
 	})
 }

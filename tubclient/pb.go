@@ -113,8 +113,15 @@ type callResult struct {
 // callQueue holds one target's calls: Foolscap delivers calls in arrival
 // order, so each target serves its own one at a time, off the reader.
 type callQueue struct {
-	calls   []*banana.Call
+	calls   []queuedCall
 	running bool
+}
+
+// queuedCall is a call waiting for its target, with what gives its
+// message's memory back once served.
+type queuedCall struct {
+	c       *banana.Call
+	release func()
 }
 
 func newPBConn(b *Broker) *pbConn {
@@ -231,17 +238,16 @@ func (p *pbConn) resolve(req int64, r callResult) {
 func (p *pbConn) outboundCall(args []any, kwargs []banana.KV) ([]any, []banana.KV, []int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var refs []int64
-	first := make(map[int64]bool)
+	c := p.newOutbound()
 	outArgs := make([]any, len(args))
 	for i, a := range args {
-		outArgs[i] = p.outboundLocked(a, &refs, first)
+		outArgs[i] = c.value(a)
 	}
 	outKw := make([]banana.KV, len(kwargs))
 	for i, kv := range kwargs {
-		outKw[i] = banana.KV{Key: kv.Key, Value: p.outboundLocked(kv.Value, &refs, first)}
+		outKw[i] = banana.KV{Key: kv.Key, Value: c.value(kv.Value)}
 	}
-	return outArgs, outKw, refs
+	return outArgs, outKw, c.refs
 }
 
 // outboundValue converts a Go value for the wire: our objects become
@@ -251,48 +257,88 @@ func (p *pbConn) outboundCall(args []any, kwargs []banana.KV) ([]any, []banana.K
 func (p *pbConn) outboundValue(v any) (any, []int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var refs []int64
-	out := p.outboundLocked(v, &refs, make(map[int64]bool))
-	return out, refs
+	c := p.newOutbound()
+	out := c.value(v)
+	return out, c.refs
 }
 
-func (p *pbConn) outboundLocked(v any, refs *[]int64, first map[int64]bool) any {
-	conv := func(x any) any { return p.outboundLocked(x, refs, first) }
+// outboundConv converts one message's values. A container met twice is
+// converted once and stays shared, so the encoder sends the second as a
+// back-reference, as Foolscap does, instead of expanding it.
+type outboundConv struct {
+	p     *pbConn
+	refs  []int64
+	first map[int64]bool
+	done  map[unsafe.Pointer]any
+}
+
+func (p *pbConn) newOutbound() *outboundConv {
+	return &outboundConv{p: p, first: make(map[int64]bool), done: make(map[unsafe.Pointer]any)}
+}
+
+// seq converts items into a List of the wire's kind, once per backing array.
+func (c *outboundConv) seq(items []any, wrap func(banana.List) any) any {
+	if len(items) == 0 {
+		return wrap(banana.List{})
+	}
+	key := unsafe.Pointer(&items[0])
+	if v, ok := c.done[key]; ok {
+		return v
+	}
+	out := make(banana.List, len(items))
+	v := wrap(out)
+	c.done[key] = v // before the items: a value may contain itself
+	for i, e := range items {
+		out[i] = c.value(e)
+	}
+	return v
+}
+
+func (c *outboundConv) value(v any) any {
 	switch x := v.(type) {
 	case Object:
-		return p.exportLocked(x, refs, first)
+		return c.p.exportLocked(x, &c.refs, c.first)
 	case *RemoteReference:
-		if x.b == p.b {
+		if x.b == c.p.b {
 			return banana.YourReference{CLID: x.clid}
 		}
 		return x.furl
 	case []any:
-		out := make(banana.List, len(x))
-		for i, e := range x {
-			out[i] = conv(e)
-		}
-		return out
+		return c.seq(x, func(l banana.List) any { return l })
 	case banana.List:
-		return banana.List(conv([]any(x)).(banana.List))
+		return c.seq(x, func(l banana.List) any { return l })
 	case banana.Tuple:
-		return banana.Tuple(conv([]any(x)).(banana.List))
+		return c.seq(x, func(l banana.List) any { return banana.Tuple(l) })
 	case banana.Set:
-		return banana.Set(conv([]any(x)).(banana.List))
+		return c.seq(x, func(l banana.List) any { return banana.Set(l) })
 	case map[string]any:
+		key := reflect.ValueOf(x).UnsafePointer()
+		if v, ok := c.done[key]; ok {
+			return v
+		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		d := make(banana.Dict, len(keys))
+		c.done[key] = d
 		for i, k := range keys {
-			d[i] = banana.DictEntry{Key: k, Value: conv(x[k])}
+			d[i] = banana.DictEntry{Key: k, Value: c.value(x[k])}
 		}
 		return d
 	case banana.Dict:
+		if len(x) == 0 {
+			return banana.Dict{}
+		}
+		key := unsafe.Pointer(&x[0])
+		if v, ok := c.done[key]; ok {
+			return v
+		}
 		d := make(banana.Dict, len(x))
+		c.done[key] = d
 		for i, e := range x {
-			d[i] = banana.DictEntry{Key: conv(e.Key), Value: conv(e.Value)}
+			d[i] = banana.DictEntry{Key: c.value(e.Key), Value: c.value(e.Value)}
 		}
 		return d
 	}
@@ -474,14 +520,18 @@ func (c *inboundConv) value(v any) (any, error) {
 // work that cannot block happens here: answers resolve their waiters and
 // the Broker's own methods answer at once; every other call goes to its
 // target's queue.
-func (p *pbConn) handle(msg any) {
+// release gives the message's memory back; it is called once the message
+// has been dealt with.
+func (p *pbConn) handle(msg any, release func()) {
 	switch m := msg.(type) {
 	case *banana.Call:
 		if m.Target == 0 {
-			p.serve(m, nil)
+			p.serve(m)
+			release()
 			return
 		}
-		p.dispatch(m)
+		p.dispatch(queuedCall{m, release})
+		return
 	case *banana.Answer:
 		v, err := p.inbound(m.Value)
 		p.resolve(m.ReqID, callResult{value: v, err: err})
@@ -489,13 +539,16 @@ func (p *pbConn) handle(msg any) {
 		f := m.Failure
 		p.resolve(m.ReqID, callResult{err: &RemoteError{Type: f.Type, Value: f.Value, Traceback: f.Traceback}})
 	}
+	release()
 }
 
 // dispatch queues a call behind its target's earlier calls.
-func (p *pbConn) dispatch(c *banana.Call) {
+func (p *pbConn) dispatch(qc queuedCall) {
+	c := qc.c
 	p.mu.Lock()
 	if p.queued >= maxQueuedCalls {
 		p.mu.Unlock()
+		qc.release()
 		if c.ReqID != 0 {
 			p.b.out.sendError(c.ReqID, &RemoteError{Type: violationType,
 				Value: fmt.Sprintf("more than %d calls in progress on this connection", maxQueuedCalls)})
@@ -510,17 +563,27 @@ func (p *pbConn) dispatch(c *banana.Call) {
 		q = &callQueue{}
 		p.queues[c.Target] = q
 	}
-	q.calls = append(q.calls, c)
+	q.calls = append(q.calls, qc)
 	p.queued++
 	start := !q.running
 	q.running = true
 	p.mu.Unlock()
 	if start && !p.b.t.spawn(func() { p.drain(c.Target, q) }) {
 		p.mu.Lock()
-		delete(p.queues, c.Target)
-		p.queued -= len(q.calls)
+		p.dropQueueLocked(c.Target, q)
 		p.mu.Unlock()
 	}
+}
+
+// dropQueueLocked forgets a target's waiting calls (the broker or the tub
+// is going away) and gives their memory back.
+func (p *pbConn) dropQueueLocked(target int64, q *callQueue) {
+	for _, qc := range q.calls {
+		qc.release()
+	}
+	p.queued -= len(q.calls)
+	q.calls, q.running = nil, false
+	delete(p.queues, target)
 }
 
 // drain serves one target's calls in order until its queue is empty.
@@ -528,17 +591,16 @@ func (p *pbConn) drain(target int64, q *callQueue) {
 	for {
 		p.mu.Lock()
 		if len(q.calls) == 0 || p.ctx.Err() != nil {
-			p.queued -= len(q.calls)
-			q.calls, q.running = nil, false
-			delete(p.queues, target)
+			p.dropQueueLocked(target, q)
 			p.mu.Unlock()
 			return
 		}
-		c := q.calls[0]
-		q.calls[0] = nil
+		qc := q.calls[0]
+		q.calls[0] = queuedCall{}
 		q.calls = q.calls[1:]
 		p.mu.Unlock()
-		p.serve(c, q)
+		p.serve(qc.c)
+		qc.release()
 		p.mu.Lock()
 		p.queued--
 		p.mu.Unlock()
@@ -546,7 +608,7 @@ func (p *pbConn) drain(target int64, q *callQueue) {
 }
 
 // serve runs one call and queues its answer.
-func (p *pbConn) serve(c *banana.Call, _ *callQueue) {
+func (p *pbConn) serve(c *banana.Call) {
 	result, quiet, err := p.invoke(c)
 	if !quiet || err != nil {
 		ev := snapshot.Event{Kind: snapshot.KindCall, BrokerID: p.b.id, PeerTubID: p.b.peer, Message: c.Method}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient/banana"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/tubclient/snapshot/activity"
 )
@@ -50,6 +51,8 @@ type Tub struct {
 
 	hub    hub
 	nextID atomic.Uint64
+	// budget is the memory every connection's incoming messages share.
+	budget *banana.Budget
 
 	svcMu    sync.RWMutex
 	services map[string]Object // swissnum → object
@@ -132,6 +135,7 @@ func New(cfg Config) (*Tub, error) {
 		cancel:   cancel,
 		services: make(map[string]Object),
 		location: cfg.Location,
+		budget:   banana.NewBudget(cfg.MaxTubCost),
 		st: &state{
 			incarnation:  newIncarnation(),
 			incCount:     1,

@@ -71,5 +71,81 @@ func BenchmarkDecodeCall(b *testing.B) {
 		if err != nil || !ok || ev.Kind != EventMessage {
 			b.Fatalf("%v %v %+v", err, ok, ev)
 		}
+		d.Release(ev.Cost)
+	}
+}
+
+// BenchmarkDecodeRealisticCall decodes a call carrying 100 flog-style
+// event dicts, the shape a log gatherer receives.
+func BenchmarkDecodeRealisticCall(b *testing.B) {
+	var enc Encoder
+	msg, err := enc.AppendCall(nil, realisticCall(100))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDecoder(b, Config{})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		d.Feed(msg)
+		ev, ok, err := d.Next()
+		if err != nil || !ok || ev.Kind != EventMessage {
+			b.Fatalf("%v %v %+v", err, ok, ev)
+		}
+		d.Release(ev.Cost)
+	}
+}
+
+// BenchmarkDecodeReferenceBomb decodes the 24-level shared-reference
+// answer; bytes/op is what one such 1 KB message costs.
+func BenchmarkDecodeReferenceBomb(b *testing.B) {
+	msg := referenceBomb(24)
+	d := newDecoder(b, Config{})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		d.Feed(msg)
+		ev, ok, err := d.Next()
+		if err != nil || !ok || ev.Kind != EventMessage {
+			b.Fatalf("%v %v %+v", err, ok, ev)
+		}
+		d.Release(ev.Cost)
+	}
+}
+
+// BenchmarkEncodeReferenceBombEcho re-encodes the decoded bomb, as an echo
+// service would answer it.
+func BenchmarkEncodeReferenceBombEcho(b *testing.B) {
+	d := newDecoder(b, Config{})
+	d.Feed(referenceBomb(24))
+	ev, ok, err := d.Next()
+	if err != nil || !ok {
+		b.Fatal(ok, err)
+	}
+	value := ev.Msg.(*Answer).Value
+	var enc Encoder
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = enc.AppendAnswer(buf[:0], 1, value); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkDecodeDroppedFlatList measures how fast a message refused for
+// its cost is skipped: 1 MiB of one-byte INTs after the limit.
+func BenchmarkDecodeDroppedFlatList(b *testing.B) {
+	msg := flatIntListCall(1, 0, 1<<20)
+	d := newDecoder(b, Config{MaxMessageCost: 64 << 10})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		d.Feed(msg)
+		ev, ok, err := d.Next()
+		if err != nil || !ok || ev.Kind != EventDropped {
+			b.Fatalf("%v %v %+v", err, ok, ev)
+		}
 	}
 }

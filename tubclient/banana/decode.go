@@ -9,22 +9,43 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
-// Decoder defaults.
+// Decoder defaults. A 16 MiB message cost admits a 1 MiB string (1 MiB of
+// cost) or a batch of 4,000 flog event dicts (3.5 KiB each), and stops a
+// flat list of small INTs at 262,144 elements (4 MiB of []any).
 const (
 	DefaultMaxStringLength = 1 << 20
 	DefaultMaxDepth        = 64
 	DefaultMaxMessageBytes = 16 << 20
+	DefaultMaxMessageCost  = 16 << 20
+	// DefaultMaxConnectionCost is a multiple of MaxMessageCost: a few
+	// messages may be in service while the next one is decoded.
+	DefaultMaxConnectionCost = 4 * DefaultMaxMessageCost
 )
 
 // Config sets a Decoder's vocabulary and limits; zero fields take defaults.
+// Costs are decoded bytes (see valueCost); going over MaxStringLength,
+// MaxMessageCost or the Budget drops one message, going over MaxDepth,
+// MaxMessageBytes or MaxConnectionCost is fatal.
 type Config struct {
 	VocabTable      int // negotiated initial vocab table index: 0 or 1
 	MaxStringLength int // longest STRING token body accepted
 	MaxDepth        int // deepest nesting of open sequences
-	MaxMessageBytes int // largest top-level message, counted in wire bytes
+	// MaxMessageBytes caps a message's decoded tokens in wire bytes; the
+	// skipped rest of a dropped message is not counted.
+	MaxMessageBytes int
+	// MaxMessageCost caps one message's decoded size.
+	MaxMessageCost int64
+	// MaxConnectionCost caps the decoded size of messages delivered and
+	// not yet passed to Release plus the one in progress; the default is
+	// 4×MaxMessageCost.
+	MaxConnectionCost int64
+	// Budget, if set, is shared by every Decoder of one tub: a message
+	// that cannot reserve its cost from it is dropped.
+	Budget *Budget
 }
 
 // EventKind says what an Event carries.
@@ -68,13 +89,18 @@ type Event struct {
 	Text     string // EventError: the peer's message; EventDropped: the reason
 	Opentype string // EventDropped: "call", "answer" or "error"
 	ReqID    int64  // EventDropped: the message's request ID if read, else 0
+	// Cost is, for EventMessage, the decoded size the message holds
+	// against the connection's and the tub's budgets. Pass it to
+	// Decoder.Release once the message has been served.
+	Cost int64
 }
 
 // Decoder turns a Banana byte stream into Events. Feed it bytes (or Fill
 // it from a reader) and call Next until it reports that it needs more.
-// Errors are sticky; *ProtocolError and *LateNegotiationError are the
-// peer's fault, and the connection should close after either. Not safe
-// for concurrent use.
+// Errors are sticky; *ProtocolError, *LateNegotiationError and
+// *BudgetError are the peer's fault, and the connection should close after
+// any of them. Every EventMessage holds its Cost until Release; call Close
+// when the connection ends. Not safe for concurrent use, except Release.
 type Decoder struct {
 	cfg        Config
 	vocab      []string
@@ -84,11 +110,20 @@ type Decoder struct {
 	off     int
 	started bool // a Banana token has been seen, so no negotiation block can come
 	err     error
+	skip    uint64 // body bytes of a refused or discarded token still to pass over
 
 	stack    []frame
 	objCount int64 // every OPEN received, numbered as the sender numbers them
-	refs     map[int64]any
+	msgBase  int64 // objCount at the current message's top-level OPEN
+	// refs holds the message's finished containers by OPEN number minus
+	// msgBase, so a back-reference yields the very value it names.
+	refs     []any
 	msgBytes int
+
+	tokenCharged bool  // the token at the buffer's head has been charged
+	msgCost      int64 // decoded size of the message in progress
+	msgReserved  int64 // taken from cfg.Budget for it (at least msgCost)
+	held         atomic.Int64
 
 	dropping   bool
 	dropQuiet  bool
@@ -183,6 +218,15 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if cfg.MaxMessageCost <= 0 {
+		cfg.MaxMessageCost = DefaultMaxMessageCost
+	}
+	if cfg.MaxConnectionCost <= 0 {
+		cfg.MaxConnectionCost = 4 * cfg.MaxMessageCost
+	}
+	if cfg.MaxConnectionCost < cfg.MaxMessageCost {
+		return nil, fmt.Errorf("banana: MaxConnectionCost %d is below MaxMessageCost %d", cfg.MaxConnectionCost, cfg.MaxMessageCost)
+	}
 	vb := make([][]byte, len(vocab))
 	for i, w := range vocab {
 		vb[i] = []byte(w)
@@ -193,6 +237,11 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 // Feed appends stream bytes. Call Next until it needs more before feeding
 // again, so the buffer holds at most one partial token plus one chunk.
 func (d *Decoder) Feed(p []byte) {
+	if d.skip > 0 && d.off == len(d.buf) {
+		// a refused body is counted off as it arrives, never buffered
+		n := min(d.skip, uint64(len(p)))
+		p, d.skip = p[n:], d.skip-n
+	}
 	d.makeRoom(len(p))
 	d.buf = append(d.buf, p...)
 }
@@ -228,6 +277,10 @@ func (d *Decoder) makeRoom(n int) {
 // Buffered reports how many fed bytes have not been consumed yet.
 func (d *Decoder) Buffered() int { return len(d.buf) - d.off }
 
+// keepBytes is the most input buffer or scratch a Decoder keeps between
+// messages; what a large message needed beyond it goes back to the heap.
+const keepBytes = 64 << 10
+
 // Next returns the next event. ok is false when more input is needed.
 func (d *Decoder) Next() (ev Event, ok bool, err error) {
 	for d.err == nil {
@@ -236,10 +289,63 @@ func (d *Decoder) Next() (ev Event, ok bool, err error) {
 			return ev, true, nil
 		}
 		if more {
+			d.shrinkInput()
 			return Event{}, false, nil
 		}
 	}
+	d.releaseInProgress()
 	return Event{}, false, d.err
+}
+
+// Release gives back the Cost of a delivered message, to the connection's
+// limit and to the shared Budget; call it once per EventMessage when the
+// message has been served. Safe to call from any goroutine.
+func (d *Decoder) Release(cost int64) {
+	if cost == 0 {
+		return
+	}
+	if cost < 0 || d.held.Add(-cost) < 0 {
+		panic("banana: Decoder.Release of more than was delivered")
+	}
+	if d.cfg.Budget != nil {
+		d.cfg.Budget.Release(cost)
+	}
+}
+
+// Held reports the decoded size of delivered messages not yet released.
+func (d *Decoder) Held() int64 { return d.held.Load() }
+
+var errDecoderClosed = errors.New("banana: decoder closed")
+
+// Close ends decoding and gives back what the message in progress holds of
+// the shared Budget. Delivered messages stay the caller's to Release.
+func (d *Decoder) Close() {
+	d.releaseInProgress()
+	if d.err == nil {
+		d.err = errDecoderClosed
+	}
+	d.buf, d.off, d.stack, d.refs = nil, 0, nil, nil
+}
+
+func (d *Decoder) releaseInProgress() {
+	if d.msgReserved > 0 {
+		d.cfg.Budget.Release(d.msgReserved)
+	}
+	d.msgReserved, d.msgCost = 0, 0
+}
+
+// shrinkInput lets go of an input buffer grown for a long token once the
+// decoder waits for input with little of it pending.
+func (d *Decoder) shrinkInput() {
+	rest := len(d.buf) - d.off
+	if cap(d.buf) <= keepBytes || rest > keepBytes/4 {
+		return
+	}
+	if rest == 0 {
+		d.buf, d.off = nil, 0
+		return
+	}
+	d.buf, d.off = append(make([]byte, 0, keepBytes/4), d.buf[d.off:]...), 0
 }
 
 const negotiationPrefix = "banana-decision-version:"
@@ -249,6 +355,13 @@ const maxNegotiationBlock = 4096
 
 // step consumes at most one token. more reports that input ran out.
 func (d *Decoder) step() (ev Event, ok, more bool) {
+	if d.skip > 0 {
+		n := min(d.skip, uint64(d.Buffered()))
+		d.consume(int(n))
+		if d.skip -= n; d.skip > 0 {
+			return ev, false, true
+		}
+	}
 	rest := d.buf[d.off:]
 	if !d.started {
 		n := min(len(rest), len(negotiationPrefix))
@@ -309,15 +422,15 @@ func (d *Decoder) step() (ev Event, ok, more bool) {
 		d.err = protoErr("old-style LIST token received")
 		return ev, false, false
 	case tokString:
-		if overflow || hdr > uint64(d.cfg.MaxStringLength) {
-			d.err = fatalf("STRING token too long (limit %d)", d.cfg.MaxStringLength)
-			return ev, false, false
+		limit := uint64(d.cfg.MaxStringLength)
+		if overflow || hdr > limit {
+			return d.refuseBody(i, hdr, overflow, fmt.Sprintf("STRING token too long (limit %d)", limit))
 		}
 		need = int(hdr)
 	case tokLongInt, tokLongNeg:
+		// Foolscap's default constraint refuses these as a Violation.
 		if overflow || hdr > SizeLimit {
-			d.err = protoErr("LONGINT token too long")
-			return ev, false, false
+			return d.refuseBody(i, hdr, overflow, fmt.Sprintf("LONGINT token too long (limit %d)", SizeLimit))
 		}
 		need = int(hdr)
 	case tokFloat:
@@ -327,8 +440,27 @@ func (d *Decoder) step() (ev Event, ok, more bool) {
 		d.err = fatalf("invalid type byte 0x%02x", typ)
 		return ev, false, false
 	}
-	if len(d.stack) > 0 && d.msgBytes+i+1+need > d.cfg.MaxMessageBytes {
+	if !d.dropping && len(d.stack) > 0 && d.msgBytes+i+1+need > d.cfg.MaxMessageBytes {
 		d.err = fatalf("message longer than %d bytes", d.cfg.MaxMessageBytes)
+		return ev, false, false
+	}
+	if !d.dropping && !d.tokenCharged {
+		if cost := d.tokenCost(typ, hdr); cost > 0 {
+			if err := d.charge(cost); err != nil {
+				var v *violation
+				if !errors.As(err, &v) {
+					d.err = err
+					return ev, false, false
+				}
+				d.startDrop(v.reason, false) // the stack is not empty: no event yet
+			}
+		}
+		d.tokenCharged = true
+	}
+	if d.dropping && need > 0 {
+		// bodies of a discarded message are counted off, never buffered
+		d.consume(i + 1)
+		d.skip = uint64(need)
 		return ev, false, false
 	}
 	if len(body) < need {
@@ -366,8 +498,74 @@ func (d *Decoder) step() (ev Event, ok, more bool) {
 	return ev, ok, false
 }
 
+// refuseBody handles a STRING or LONGINT longer than allowed: the message
+// it is in is dropped and its body skipped as it arrives. Outside any
+// message there is nothing to drop, and a length beyond 2^64 cannot be
+// skipped; both are fatal.
+func (d *Decoder) refuseBody(hdrLen int, length uint64, overflow bool, reason string) (Event, bool, bool) {
+	if overflow || len(d.stack) == 0 {
+		d.err = protoErr(reason)
+		return Event{}, false, false
+	}
+	d.consume(hdrLen + 1)
+	d.skip = length
+	if !d.dropping {
+		d.startDrop(reason, false)
+	}
+	return Event{}, false, false
+}
+
+// tokenCost is what a token adds to its message's decoded size. The
+// envelope (top-level OPEN, opentype, request ID) is free, so a message
+// refused for its cost can still be named to its sender; so is the number
+// inside a back-reference, which makes the reference cost one value.
+func (d *Decoder) tokenCost(typ byte, hdr uint64) int64 {
+	if len(d.stack) == 0 {
+		return 0
+	}
+	top := &d.stack[len(d.stack)-1]
+	if top.kind == kOpening || top.kind == kReference || (len(d.stack) == 1 && len(top.items) == 0) {
+		return 0
+	}
+	switch typ {
+	case tokOpen:
+		return valueCost + openCost
+	case tokString, tokLongInt, tokLongNeg:
+		return valueCost + int64(hdr)
+	case tokInt, tokNeg, tokFloat, tokVocab:
+		return valueCost
+	}
+	return 0
+}
+
+// charge adds n to the message in progress, checking the message limit
+// (a violation), the connection limit (fatal) and the shared Budget (a
+// violation), which it draws on in steps of reserveStep.
+func (d *Decoder) charge(n int64) error {
+	next := d.msgCost + n
+	if next > d.cfg.MaxMessageCost {
+		return &violation{reason: fmt.Sprintf("message would decode to more than %d bytes", d.cfg.MaxMessageCost)}
+	}
+	if held := d.held.Load(); held+next > d.cfg.MaxConnectionCost {
+		return &BudgetError{Scope: "connection", Limit: d.cfg.MaxConnectionCost, Held: held, Message: next}
+	}
+	if b := d.cfg.Budget; b != nil && next > d.msgReserved {
+		want := max(next-d.msgReserved, min(reserveStep, d.cfg.MaxMessageCost-d.msgReserved))
+		if !b.Reserve(want) {
+			want = next - d.msgReserved
+			if !b.Reserve(want) {
+				return &violation{reason: fmt.Sprintf("tub-wide decoding budget of %d bytes exhausted", b.Limit())}
+			}
+		}
+		d.msgReserved += want
+	}
+	d.msgCost = next
+	return nil
+}
+
 func (d *Decoder) consume(n int) {
 	d.off += n
+	d.tokenCharged = false
 	if d.off == len(d.buf) {
 		d.buf, d.off = d.buf[:0], 0
 	}
@@ -454,6 +652,12 @@ func (d *Decoder) open(num uint64, overflow bool) error {
 			}
 		}
 	}
+	if len(d.stack) == 0 {
+		d.msgBase = d.objCount
+	}
+	if !d.dropping {
+		d.refs = appendDoubling(d.refs, nil) // index objCount-msgBase; filled at CLOSE
+	}
 	d.push(frame{kind: kind, openNum: num, objNum: d.objCount})
 	d.objCount++
 	return nil
@@ -504,6 +708,7 @@ func (d *Decoder) startDrop(reason string, quiet bool) (Event, bool) {
 		}
 	}
 	d.dropping, d.dropQuiet, d.dropReason = true, quiet, reason
+	d.releaseInProgress() // nothing of the message will be kept
 	for i := range d.stack {
 		d.stack[i].kind = kDiscard
 		clear(d.stack[i].items)
@@ -524,9 +729,20 @@ func (d *Decoder) endDrop() (Event, bool) {
 	return Event{Kind: EventDropped, Text: d.dropReason, Opentype: d.dropType, ReqID: d.dropReqID}, true
 }
 
+// resetMessage forgets the finished message's back-reference targets and
+// lets go of scratch that only a large message needed.
 func (d *Decoder) resetMessage() {
-	if len(d.refs) > 0 {
+	const keepItems = keepBytes / 16 // an interface slot is 16 bytes
+	if cap(d.refs) > keepItems {
+		d.refs = nil
+	} else {
 		clear(d.refs)
+		d.refs = d.refs[:0]
+	}
+	for i, f := range d.stack[:cap(d.stack)] {
+		if cap(f.items) > keepItems {
+			d.stack[:cap(d.stack)][i].items = nil
+		}
 	}
 }
 
@@ -567,14 +783,18 @@ func (d *Decoder) close(num uint64, overflow bool) (Event, bool, error) {
 	f := d.pop()
 	switch f.kind {
 	case kList, kTuple, kDict, kSet, kCopyable:
-		if d.refs == nil {
-			d.refs = make(map[int64]any)
-		}
-		d.refs[f.objNum] = v
+		d.refs[f.objNum-d.msgBase] = v
 	}
 	if len(d.stack) == 0 {
+		// the message keeps exactly its cost; the rest of the step goes back
+		cost := d.msgCost
+		if d.msgReserved > cost {
+			d.cfg.Budget.Release(d.msgReserved - cost)
+		}
+		d.msgReserved, d.msgCost = 0, 0
+		d.held.Add(cost)
 		d.resetMessage()
-		return Event{Kind: EventMessage, Msg: v}, true, nil
+		return Event{Kind: EventMessage, Msg: v, Cost: cost}, true, nil
 	}
 	return Event{}, false, d.deliver(v)
 }
@@ -713,18 +933,27 @@ func cloneItems(items []any) []any {
 	return out
 }
 
-// resolve looks up a back-reference. A sequence still open (a cycle) yields
-// a Reference placeholder; an unknown number yields None, as in Foolscap.
+// resolve looks up a back-reference: the value the sender numbered n, the
+// same Go value and not a copy, so shared objects stay shared. A sequence
+// still open (a cycle) yields a Reference placeholder; an unknown number
+// yields None, as in Foolscap.
 func (d *Decoder) resolve(n int64) any {
-	for i := range d.stack {
-		if d.stack[i].objNum == n {
-			switch d.stack[i].kind {
+	i := n - d.msgBase
+	if i < 0 || i >= int64(len(d.refs)) {
+		return nil
+	}
+	if v := d.refs[i]; v != nil {
+		return v
+	}
+	for j := range d.stack {
+		if d.stack[j].objNum == n {
+			switch d.stack[j].kind {
 			case kList, kTuple, kDict, kSet, kCopyable:
 				return Reference(n)
 			}
 		}
 	}
-	return d.refs[n]
+	return nil
 }
 
 // isKeyPosition reports whether the next child of f is an attribute or
@@ -990,6 +1219,18 @@ func (d *Decoder) deliver(v any) error {
 	if bad != "" {
 		return protoErr(bad)
 	}
-	f.items = append(f.items, v)
+	f.items = appendDoubling(f.items, v)
 	return nil
+}
+
+// appendDoubling appends, doubling a full slice's capacity: Go's own growth
+// (1.25× for large slices) would allocate five times the final size on the
+// way, which the cost model (valueCost) does not allow for.
+func appendDoubling[E any](s []E, v E) []E {
+	if len(s) == cap(s) {
+		grown := make([]E, len(s), max(2*cap(s), 4))
+		copy(grown, s)
+		s = grown
+	}
+	return append(s, v)
 }

@@ -145,12 +145,16 @@ func TestEncoderRollsBackOnError(t *testing.T) {
 	if enc.Opens() != 0 {
 		t.Fatalf("Opens = %d after a failed encode", enc.Opens())
 	}
-	cyclic := List{nil}
-	cyclic[0] = cyclic
-	if _, err := enc.AppendCall(nil, &Call{ReqID: 1, Method: "m", Args: []any{cyclic}}); err == nil {
-		t.Fatal("encoded a cyclic value")
+	// distinct lists nested past the encoder's depth limit
+	var deep any = int64(1)
+	for range maxEncodeDepth + 1 {
+		deep = List{deep}
 	}
-	for _, bad := range []any{YourReference{CLID: -1}, TheirReference{GiftID: -1}, Reference(-1), (*big.Int)(nil)} {
+	if _, err := enc.AppendCall(nil, &Call{ReqID: 1, Method: "m", Args: []any{deep}}); err == nil {
+		t.Fatal("encoded a value nested too deeply")
+	}
+	for _, bad := range []any{YourReference{CLID: -1}, TheirReference{GiftID: -1}, Reference(-1), (*big.Int)(nil),
+		(*Copyable)(nil), (*Failure)(nil)} {
 		if _, err := enc.AppendAnswer(nil, 1, bad); err == nil {
 			t.Fatalf("encoded %#v", bad)
 		}
@@ -186,7 +190,7 @@ func TestPingInsideOpenSequence(t *testing.T) {
 		mustEqual(t, name, evs, []Event{
 			{Kind: EventPing, N: 0}, {Kind: EventPing, N: 7}, {Kind: EventPong, N: 300},
 			{Kind: EventPing, N: 0}, {Kind: EventPong, N: 3},
-			{Kind: EventMessage, Msg: &Answer{ReqID: 1, Value: List{int64(1)}}},
+			{Kind: EventMessage, Msg: &Answer{ReqID: 1, Value: List{int64(1)}}, Cost: openCost + 2*valueCost},
 		})
 	}
 }
@@ -220,7 +224,7 @@ func TestUnknownTopLevelOpentypeSkippedQuietly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "events", evs, []Event{{Kind: EventMessage, Msg: &Answer{ReqID: 1, Value: "after"}}})
+	mustEqual(t, "events", evs, []Event{{Kind: EventMessage, Msg: &Answer{ReqID: 1, Value: "after"}, Cost: openCost + 2*valueCost + 5}})
 }
 
 func TestViolationsDropOneMessage(t *testing.T) {
@@ -258,7 +262,7 @@ func TestViolationsDropOneMessage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustEqual(t, "events", evs, []Event{c.want, {Kind: EventMessage, Msg: &Answer{ReqID: 9, Value: int64(1)}}})
+			mustEqual(t, "events", evs, []Event{c.want, {Kind: EventMessage, Msg: &Answer{ReqID: 9, Value: int64(1)}, Cost: valueCost}})
 		})
 	}
 }
@@ -274,10 +278,9 @@ func TestMalformedInputIsAProtocolError(t *testing.T) {
 		{"old LIST token", `00 80`, "LIST", Config{}},
 		{"invalid type byte", `00 8B`, "invalid type byte 0x8b", Config{}},
 		{"oversized ERROR", `69 07 8D`, "oversized ERROR token", Config{}},
-		{"oversized LONGINT", `69 07 85`, "LONGINT token too long", Config{}},
-		{"oversized LONGNEG", `69 07 86`, "LONGINT token too long", Config{}},
-		{"STRING over the limit", answer(`0B 82 "hello world"`), "STRING token too long (limit 10)", Config{MaxStringLength: 10}},
-		{"STRING over the default limit", answer(`01 00 40 82`), "STRING token too long", Config{}},
+		{"oversized LONGINT outside a message", `69 07 85`, "LONGINT token too long", Config{}},
+		{"oversized LONGNEG outside a message", `69 07 86`, "LONGINT token too long", Config{}},
+		{"STRING over the limit outside a message", `0B 82 "hello world"`, "STRING token too long (limit 10)", Config{MaxStringLength: 10}},
 		{"STRING length overflowing uint64", answer(strings.Repeat("7F ", 12) + "82"), "STRING token too long", Config{}},
 		{"nesting too deep", `00 88 06 82 "answer" 01 81` + strings.Repeat(` 01 88 04 82 "list"`, 4), "nested deeper than 4", Config{MaxDepth: 4}},
 		{"message too large", answer(`01 88 04 82 "list" 05 82 "hello" 05 82 "hello"`), "message longer than 30 bytes", Config{MaxMessageBytes: 30}},

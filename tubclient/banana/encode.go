@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"unsafe"
 )
 
 // maxEncodeDepth bounds recursion so a Go value that contains itself
@@ -28,8 +29,83 @@ const (
 // connection. The peer numbers every OPEN it receives from 0 and resolves
 // back-references by that number, so the counter lives here and must see
 // every message sent, in order. Not safe for concurrent use.
+//
+// Within one message, a container met again (the same backing array and
+// length of a List, Tuple, Set or Dict, the same State of a Copyable, the
+// same *Copyable or *Failure) is sent as a back-reference to its first
+// OPEN, as Foolscap does, so a shared value costs its size once on the wire
+// and at the peer. A container that contains itself becomes a reference to
+// the sequence still open, a cycle.
 type Encoder struct {
 	nextOpen uint64
+	seen     map[identity]uint64 // containers begun in this message → OPEN number
+}
+
+// identity names one Go container. Empty containers have none: distinct
+// empty slices may share a pointer, and sharing them would merge objects
+// the sender kept apart.
+type identity struct {
+	ptr   unsafe.Pointer
+	len   int
+	kind  idKind
+	class string // a Copyable's class: the same State under two names is two objects
+}
+
+type idKind uint8
+
+const (
+	idList idKind = iota + 1
+	idTuple
+	idSet
+	idDict
+	idCopyable
+	idCopyablePtr
+	idFailurePtr
+)
+
+// sliceIdentity names a non-empty slice's backing array and length.
+func sliceIdentity[E any](kind idKind, s []E) (identity, bool) {
+	if len(s) == 0 {
+		return identity{}, false
+	}
+	return identity{ptr: unsafe.Pointer(unsafe.SliceData(s)), len: len(s), kind: kind}, true
+}
+
+// endMessage closes the back-reference scope (Foolscap scopes them to one
+// call, answer or error) and lets go of the values it named.
+func (e *Encoder) endMessage() {
+	if len(e.seen) > 1024 {
+		e.seen = nil // let a large message's table go
+	} else {
+		clear(e.seen)
+	}
+}
+
+// shared returns the OPEN number of a container already begun in this
+// message.
+func (e *Encoder) shared(id identity, ok bool) (uint64, bool) {
+	if !ok {
+		return 0, false
+	}
+	n, found := e.seen[id]
+	return n, found
+}
+
+// remember records the OPEN number a container was sent under.
+func (e *Encoder) remember(id identity, ok bool, n uint64) {
+	if !ok {
+		return
+	}
+	if e.seen == nil {
+		e.seen = make(map[identity]uint64)
+	}
+	e.seen[id] = n
+}
+
+// appendReference sends (reference n), n being an earlier OPEN number.
+func (e *Encoder) appendReference(dst []byte, n uint64) []byte {
+	m := e.open(&dst, "reference")
+	return appendToken(appendUint(dst, n), m, tokClose)
 }
 
 // Opens reports how many OPEN tokens the encoder has produced, which is
@@ -94,10 +170,12 @@ func (e *Encoder) AppendError(dst []byte, reqID int64, f *Failure) ([]byte, erro
 }
 
 // guard undoes a partly encoded message, bytes and OPEN numbers both, so a
-// failed encode leaves the stream consistent.
+// failed encode leaves the stream consistent, and ends the message's
+// back-reference scope either way.
 func (e *Encoder) guard(dst []byte, body func([]byte) ([]byte, error)) ([]byte, error) {
 	start, opens := len(dst), e.nextOpen
 	out, err := body(dst)
+	e.endMessage()
 	if err != nil {
 		e.nextOpen = opens
 		return out[:start], err
@@ -166,15 +244,20 @@ func (e *Encoder) appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	case []byte:
 		return appendBytes(dst, v), nil
 	case List:
-		return e.appendSeq(dst, "list", v, depth)
+		return e.appendSeq(dst, "list", idList, v, depth)
 	case []any:
-		return e.appendSeq(dst, "list", v, depth)
+		return e.appendSeq(dst, "list", idList, v, depth)
 	case Tuple:
-		return e.appendSeq(dst, "tuple", v, depth)
+		return e.appendSeq(dst, "tuple", idTuple, v, depth)
 	case Set:
-		return e.appendSeq(dst, "set", v, depth)
+		return e.appendSeq(dst, "set", idSet, v, depth)
 	case Dict:
+		id, track := sliceIdentity(idDict, v)
+		if m, ok := e.shared(id, track); ok {
+			return e.appendReference(dst, m), nil
+		}
 		n := e.open(&dst, "dict")
+		e.remember(id, track, n)
 		for _, kv := range v {
 			if dst, err = e.appendValue(dst, kv.Key, depth+1); err != nil {
 				return dst, err
@@ -185,12 +268,25 @@ func (e *Encoder) appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendToken(dst, n, tokClose), nil
 	case Copyable:
-		return e.appendCopyable(dst, &v, depth)
+		id, track := sliceIdentity(idCopyable, v.State)
+		id.class = v.Class
+		return e.appendCopyable(dst, &v, id, track, depth)
 	case *Copyable:
-		return e.appendCopyable(dst, v, depth)
+		if v == nil {
+			return dst, errors.New("banana: nil *Copyable")
+		}
+		return e.appendCopyable(dst, v, identity{ptr: unsafe.Pointer(v), kind: idCopyablePtr}, true, depth)
 	case Failure:
 		return e.appendFailure(dst, &v), nil
 	case *Failure:
+		if v == nil {
+			return dst, errors.New("banana: nil *Failure")
+		}
+		id := identity{ptr: unsafe.Pointer(v), kind: idFailurePtr}
+		if m, ok := e.shared(id, true); ok {
+			return e.appendReference(dst, m), nil
+		}
+		e.remember(id, true, e.nextOpen) // appendFailure's OPEN comes next
 		return e.appendFailure(dst, v), nil
 	case MyReference:
 		n := e.open(&dst, "my-reference")
@@ -225,8 +321,13 @@ func (e *Encoder) appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	return dst, fmt.Errorf("banana: cannot encode %T", v)
 }
 
-func (e *Encoder) appendSeq(dst []byte, opentype string, items []any, depth int) ([]byte, error) {
+func (e *Encoder) appendSeq(dst []byte, opentype string, kind idKind, items []any, depth int) ([]byte, error) {
+	id, track := sliceIdentity(kind, items)
+	if m, ok := e.shared(id, track); ok {
+		return e.appendReference(dst, m), nil
+	}
 	n := e.open(&dst, opentype)
+	e.remember(id, track, n)
 	var err error
 	for _, it := range items {
 		if dst, err = e.appendValue(dst, it, depth+1); err != nil {
@@ -236,8 +337,12 @@ func (e *Encoder) appendSeq(dst []byte, opentype string, items []any, depth int)
 	return appendToken(dst, n, tokClose), nil
 }
 
-func (e *Encoder) appendCopyable(dst []byte, c *Copyable, depth int) ([]byte, error) {
+func (e *Encoder) appendCopyable(dst []byte, c *Copyable, id identity, track bool, depth int) ([]byte, error) {
+	if m, ok := e.shared(id, track); ok {
+		return e.appendReference(dst, m), nil
+	}
 	n := e.open(&dst, "copyable")
+	e.remember(id, track, n)
 	dst = appendString(dst, c.Class)
 	var err error
 	for _, kv := range c.State {

@@ -97,3 +97,13 @@ func oneMessage(t testing.TB, cfg Config, data []byte) any {
 	}
 	return evs[0].Msg
 }
+
+// scratchBytes is what the decoder holds between tokens: input buffer,
+// item slices of every stack slot and the back-reference table.
+func (d *Decoder) scratchBytes() int {
+	n := cap(d.buf) + 16*cap(d.refs)
+	for _, f := range d.stack[:cap(d.stack)] {
+		n += 16 * cap(f.items)
+	}
+	return n
+}

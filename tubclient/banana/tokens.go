@@ -30,7 +30,9 @@ const (
 
 const (
 	maxHeaderLen = 64
-	// SizeLimit caps ERROR bodies and LONGINT/LONGNEG magnitudes, as Foolscap does.
+	// SizeLimit caps ERROR bodies (a longer one is fatal) and LONGINT/LONGNEG
+	// magnitudes, as Foolscap does. Foolscap's default constraint refuses a
+	// longer LONGINT with a Violation, so it drops that message only.
 	SizeLimit = 1000
 )
 

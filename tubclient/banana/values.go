@@ -61,6 +61,8 @@ type TheirReference struct {
 
 // Reference is a back-reference to the sequence with this OPEN number in
 // the same top-level message. Encoding one emits it as is; decoding yields
-// it only when the target is still open (a cycle), since other references
-// resolve to the earlier value itself.
+// it only when the target is still open (a cycle). Other back-references
+// decode to the earlier value itself, the same Go value (a List shares its
+// backing array), and the Encoder sends a container it meets twice as a
+// back-reference, so shared values stay shared both ways.
 type Reference int64
