@@ -114,7 +114,12 @@ func (t *Tub) CyclePolicy() (string, error) {
 
 // SetNickname labels a peer in snapshots.
 func (t *Tub) SetNickname(peer, name string) {
-	t.post(func(st *state) { st.peer(peer).nickname = name })
+	t.post(func(st *state) {
+		st.peer(peer).nickname = name
+		if b := st.byPeer[peer]; b != nil {
+			b.row = nil
+		}
+	})
 }
 
 // LoseNextDecision makes the next accepting decision between this tub and

@@ -90,7 +90,7 @@ func (t *Tub) startDialLocked(st *state, f FURL) *dial {
 			if st.dials[d.peer] == d {
 				delete(st.dials, d.peer)
 			}
-			st.changed = true
+			st.peer(d.peer)
 			if err != nil {
 				t.peerAttemptFailed(st, d.peer, time.Now(), err, isRefused(err))
 			}
@@ -287,7 +287,7 @@ func (r *Reconnector) set(f func()) {
 	r.mu.Lock()
 	f()
 	r.mu.Unlock()
-	r.t.post(func(st *state) { st.changed = true })
+	r.t.post(func(st *state) { st.peer(r.furl.TubID) })
 }
 
 func (r *Reconnector) loop(ctx context.Context) {

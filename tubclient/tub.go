@@ -65,6 +65,7 @@ type Tub struct {
 	// to keep it fresh (nobody watching costs nothing).
 	published atomic.Pointer[snapshot.Snapshot]
 	pubWanted atomic.Bool
+	frames    chan *frame // to the publisher goroutine; holds the newest only
 
 	st *state // owned by the run goroutine
 }
@@ -136,6 +137,7 @@ func New(cfg Config) (*Tub, error) {
 		services: make(map[string]Object),
 		location: cfg.Location,
 		budget:   banana.NewBudget(cfg.MaxTubCost),
+		frames:   make(chan *frame, 1),
 		st: &state{
 			incarnation:  newIncarnation(),
 			incCount:     1,
@@ -157,10 +159,13 @@ func New(cfg Config) (*Tub, error) {
 	t.tlsServer, t.tlsClient = t.tlsConfig(true), t.tlsConfig(false)
 	t.runWG.Add(1)
 	go t.run()
+	var f *frame
 	_ = t.do(func(st *state) {
 		t.emitLocked(st, snapshot.Event{Kind: snapshot.KindIncarnation, Incarnation: st.incarnation, Message: "tub started"})
-		t.publishLocked(st)
+		f = t.gatherLocked(st)
 	})
+	t.assemble(f)
+	t.spawn(t.publisher)
 	return t, nil
 }
 
