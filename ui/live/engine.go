@@ -30,8 +30,12 @@ func NewEngine(t *tubclient.Tub) *Engine { return &Engine{tub: t} }
 // its clients.
 func NewDemoEngine(d *demo.Demo) *Engine { return &Engine{tub: d.Queen(), demo: d} }
 
-// Snapshot is the tub's tables now.
-func (e *Engine) Snapshot() snapshot.Snapshot { return e.tub.Snapshot() }
+// Snapshot is the tub's tables now, as a fresh copy until the tub
+// publishes its snapshots; a zero Version tells the UI each copy may differ.
+func (e *Engine) Snapshot() *snapshot.Snapshot {
+	s := e.tub.Snapshot()
+	return &s
+}
 
 // Subscribe hands out a bounded event feed; tubclient's subscription
 // already counts what it drops.
