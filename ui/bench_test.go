@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -26,11 +25,11 @@ func BenchmarkTick10kSameVersion(b *testing.B) {
 	e := newFakeEngine(testSnapshot(10_000, 1000))
 	m := benchModel(b, e)
 	b.ReportAllocs()
-	for b.Loop() {
+	cpuPerOp(b, func() {
 		next, _ := m.Update(tickMsg(t0))
 		m = next.(Model)
 		_ = m.View()
-	}
+	})
 }
 
 // BenchmarkTick10kNewVersion is the same with a new snapshot version
@@ -42,13 +41,13 @@ func BenchmarkTick10kNewVersion(b *testing.B) {
 	snaps := []*snapshot.Snapshot{clone(e.current()), clone(e.current())}
 	b.ReportAllocs()
 	i := 0
-	for b.Loop() {
+	cpuPerOp(b, func() {
 		e.publish(snaps[i%2])
 		i++
 		next, _ := m.Update(tickMsg(t0))
 		m = next.(Model)
 		_ = m.View()
-	}
+	})
 }
 
 // stormSnapshot is a 64-client storm in progress: every peer reconnects,
@@ -84,7 +83,8 @@ func keyLatency(b *testing.B, s *snapshot.Snapshot) {
 	m := benchModel(b, e)
 	snaps := []*snapshot.Snapshot{clone(s), clone(s)}
 	keys := []tea.KeyMsg{keyMsg("j"), keyMsg("j"), keyMsg("k"), keyMsg("tab"), keyMsg("k"), keyMsg("tab"), keyMsg("tab"), keyMsg("o")}
-	var lat []time.Duration
+	defer lockThread()()
+	var lat, cpu []time.Duration
 	i := 0
 	for b.Loop() {
 		if i%4 == 0 {
@@ -95,15 +95,21 @@ func keyLatency(b *testing.B, s *snapshot.Snapshot) {
 		}
 		k := keys[i%len(keys)]
 		i++
-		start := time.Now()
+		start, startCPU := time.Now(), threadCPU()
 		next, _ := m.Update(k)
 		m = next.(Model)
 		_ = m.View()
 		lat = append(lat, time.Since(start))
+		cpu = append(cpu, threadCPU()-startCPU)
 	}
 	slices.Sort(lat)
+	slices.Sort(cpu)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	if haveThreadCPU {
+		b.ReportMetric(float64(cpu[len(cpu)/2].Microseconds()), "p50-cpu-µs")
+		b.ReportMetric(float64(cpu[len(cpu)*99/100].Microseconds()), "p99-cpu-µs")
+	}
 }
 
 // BenchmarkKeyLatencyStorm64 is key latency during a 64-client storm.
@@ -112,4 +118,16 @@ func BenchmarkKeyLatencyStorm64(b *testing.B) { keyLatency(b, stormSnapshot(61, 
 // BenchmarkKeyLatency10k is key latency with a 10,000-row table.
 func BenchmarkKeyLatency10k(b *testing.B) { keyLatency(b, stormSnapshot(10_000, 1000)) }
 
-var _ = fmt.Sprint
+// cpuPerOp reports the thread CPU time per iteration beside ns/op.
+func cpuPerOp(b *testing.B, body func()) {
+	defer lockThread()()
+	start := threadCPU()
+	n := 0
+	for b.Loop() {
+		body()
+		n++
+	}
+	if haveThreadCPU && n > 0 {
+		b.ReportMetric(float64(threadCPU()-start)/float64(n), "cpu-ns/op")
+	}
+}

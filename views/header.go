@@ -16,7 +16,6 @@ type Summary struct {
 	LockedOut               int
 	LongestLockout          time.Time // the earliest LockedOutSince; zero when none
 	LongestPeer             string    // whose lockout that is (nickname or short tubid)
-	Duplicates              int       // brokers beyond a peer's established one
 }
 
 // Summarize counts a snapshot for the header and the storm strip.
@@ -25,18 +24,10 @@ func Summarize(s *snapshot.Snapshot) Summary {
 		return Summary{}
 	}
 	sum := Summary{Peers: len(s.Peers), Brokers: len(s.Brokers)}
-	perPeer := make(map[string]int, len(s.Brokers))
 	for i := range s.Brokers {
-		b := &s.Brokers[i]
-		if b.State == snapshot.Suspect {
+		if s.Brokers[i].State == snapshot.Suspect {
 			sum.Suspect++
 		}
-		if b.PeerTubID != "" {
-			perPeer[b.PeerTubID]++
-		}
-	}
-	for _, n := range perPeer {
-		sum.Duplicates += n - 1
 	}
 	for i := range s.Peers {
 		p := &s.Peers[i]

@@ -2,12 +2,16 @@ package views
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
@@ -348,13 +352,32 @@ func ShortError(e string) string {
 	return cause + " · dial " + addr
 }
 
+// scratch holds PeerRows' working buffers between calls: a storm
+// publishes a snapshot every tick, and allocating (and then scavenging)
+// megabytes per rebuild cost as much as the sort.
+type scratch struct {
+	groups  []group
+	keys    []sortKey
+	a, b    []radixItem
+	primary []bool
+	table   []int32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns buf resized to n, reusing its array when it is big enough.
+func grow[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n, n+n/4)
+	}
+	return buf[:n]
+}
+
 // group is one peer with its brokers, the unit the table sorts.
 type group struct {
 	peer    *snapshot.Peer
 	primary int   // index into Brokers, -1 when none
 	extras  []int // other brokers of the peer, by id
-	key     int64
-	text    string
 }
 
 // PeerRows builds the main table from a snapshot: one row per peer, each
@@ -363,7 +386,12 @@ type group struct {
 // changes when the snapshot, the sort or the filter does, and the ui may
 // keep it between frames.
 func PeerRows(s *snapshot.Snapshot, t PeerTable) []PeerRow {
-	groups := groupPeers(s)
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		clear(sc.groups[:cap(sc.groups)]) // drop the snapshot's pointers
+		scratchPool.Put(sc)
+	}()
+	groups := groupPeers(s, sc)
 	filter := strings.ToLower(strings.TrimSpace(t.Filter))
 	keep := groups[:0]
 	for i := range groups {
@@ -372,37 +400,31 @@ func PeerRows(s *snapshot.Snapshot, t PeerTable) []PeerRow {
 		}
 	}
 	groups = keep
+	// Keys are computed once per group and an index is sorted: groups are
+	// too big to move through a sort of thousands.
 	numeric := peerKey(t.SortBy)
 	text := peerText(t.SortBy)
+	sc.keys = grow(sc.keys, len(groups))
+	keys := sc.keys
+	var r PeerRow // one row reused: the key functions take a pointer
 	for i := range groups {
 		g := &groups[i]
-		r := PeerRow{Peer: g.peer}
+		r = PeerRow{Peer: g.peer}
 		if g.primary >= 0 {
 			r.Broker = &s.Brokers[g.primary]
 		}
 		if numeric != nil {
-			g.key = numeric(&r)
+			n := numeric(&r)
+			keys[i] = sortKey{hi: uint64(n) ^ 1<<63, none: n == math.MaxInt64} // signed order as unsigned
 		} else {
-			g.text = text(&r)
+			tx := text(&r)
+			keys[i] = textKey(tx)
+			keys[i].none = strings.HasPrefix(tx, "\xff")
 		}
 	}
-	slices.SortFunc(groups, func(a, b group) int {
-		var c int
-		if numeric != nil {
-			c = cmp.Compare(a.key, b.key)
-		} else {
-			c = strings.Compare(a.text, b.text)
-		}
-		if t.Desc {
-			c = -c
-		}
-		if c != 0 {
-			return c
-		}
-		return strings.Compare(groupID(s, &a), groupID(s, &b))
-	})
+	order := radixOrder(keys, t.Desc, sc)
 	rows := make([]PeerRow, 0, len(s.Brokers)+len(groups))
-	for i := range groups {
+	for _, i := range order {
 		g := &groups[i]
 		r := PeerRow{Peer: g.peer, Extras: len(g.extras)}
 		if g.primary >= 0 {
@@ -416,26 +438,121 @@ func PeerRows(s *snapshot.Snapshot, t PeerTable) []PeerRow {
 	return rows
 }
 
-// groupID orders ties: tubid, then broker id.
-func groupID(s *snapshot.Snapshot, g *group) string {
-	if g.peer != nil {
-		return g.peer.TubID
+// sortKey orders rows by one integer compare in the common case: a
+// numeric key, or the first 16 bytes of a text key, with the whole text
+// consulted only when those tie.
+type sortKey struct {
+	hi, lo uint64
+	text   string // set only when the text is longer than 16 bytes
+	none   bool   // the row has no value here: last in either direction
+}
+
+func textKey(s string) sortKey {
+	var b [16]byte
+	copy(b[:], s)
+	k := sortKey{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
+	if len(s) > 16 {
+		k.text = s[16:]
 	}
-	b := &s.Brokers[g.primary]
-	return b.PeerTubID + "#" + fmt.Sprintf("%020d", b.ID)
+	return k
+}
+
+type radixItem struct {
+	hi, lo uint64
+	idx    int32
+}
+
+// radixOrder sorts indexes of keys: a stable LSD radix sort on the 128-bit
+// prefix (passes where every key has the same byte are skipped), then the
+// rare runs of equal prefixes by the rest of their text. Ties keep index
+// order, so the engine's order (peers by tubid) breaks them. A comparison
+// sort of 10,000 rows cost more than the rest of a frame.
+func radixOrder(keys []sortKey, desc bool, sc *scratch) []int32 {
+	type item = radixItem
+	sc.a, sc.b = grow(sc.a, len(keys)), grow(sc.b, len(keys))
+	a, b := sc.a, sc.b
+	for i, k := range keys {
+		a[i] = item{k.hi, k.lo, int32(i)}
+		if desc {
+			a[i].hi, a[i].lo = ^k.hi, ^k.lo
+		}
+	}
+	var count [256]int
+	for pass := range 16 {
+		shift := uint(pass%8) * 8
+		digit := func(it *item) int {
+			if pass < 8 {
+				return int(it.lo >> shift & 0xff)
+			}
+			return int(it.hi >> shift & 0xff)
+		}
+		clear(count[:])
+		for i := range a {
+			count[digit(&a[i])]++
+		}
+		if len(a) == 0 || count[digit(&a[0])] == len(a) {
+			continue // every key has this byte: nothing to move
+		}
+		sum := 0
+		for d := range count {
+			sum, count[d] = sum+count[d], sum
+		}
+		for i := range a {
+			d := digit(&a[i])
+			b[count[d]] = a[i]
+			count[d]++
+		}
+		a, b = b, a
+	}
+	order := make([]int32, len(a))
+	for i := range a {
+		order[i] = a[i].idx
+	}
+	// Keys longer than their prefix: finish equal-prefix runs by text.
+	for i := 0; i < len(a); {
+		j := i + 1
+		for j < len(a) && a[j].hi == a[i].hi && a[j].lo == a[i].lo {
+			j++
+		}
+		if j-i > 1 {
+			run := order[i:j]
+			slices.SortStableFunc(run, func(x, y int32) int {
+				c := strings.Compare(keys[x].text, keys[y].text)
+				if desc {
+					c = -c
+				}
+				return c
+			})
+		}
+		i = j
+	}
+	// Rows without a value go last whichever way the column sorts.
+	last := make([]int32, 0, 16)
+	kept := order[:0]
+	for _, i := range order {
+		if keys[i].none {
+			last = append(last, i)
+		} else {
+			kept = append(kept, i)
+		}
+	}
+	return append(kept, last...)
 }
 
 // groupPeers pairs every broker with its peer. An engine that names the
 // established broker (Peer.BrokerID) is followed; otherwise the newest
 // established broker is the peer's, and negotiating ones are extras.
 // Brokers whose peer is not in the table form groups of their own.
-func groupPeers(s *snapshot.Snapshot) []group {
-	groups := make([]group, len(s.Peers), len(s.Peers)+8)
+func groupPeers(s *snapshot.Snapshot, sc *scratch) []group {
+	sc.groups = grow(sc.groups, len(s.Peers))
+	groups := sc.groups
 	for i := range s.Peers {
 		groups[i] = group{peer: &s.Peers[i], primary: -1}
 	}
-	byID := brokerFinder(s.Brokers)
-	primary := make([]bool, len(s.Brokers))
+	byID := brokerFinder(s.Brokers, sc)
+	sc.primary = grow(sc.primary, len(s.Brokers))
+	primary := sc.primary
+	clear(primary)
 	for i := range groups {
 		if id := s.Peers[i].BrokerID; id != 0 {
 			if bi, ok := byID(id); ok && s.Brokers[bi].PeerTubID == s.Peers[i].TubID {
@@ -496,11 +613,39 @@ func better(b, cur *snapshot.Broker) bool {
 }
 
 // brokerFinder finds a broker by id: a binary search when the engine sent
-// them in id order (tubclient does), else a map.
-func brokerFinder(bs []snapshot.Broker) func(id uint64) (int, bool) {
-	if slices.IsSortedFunc(bs, func(a, b snapshot.Broker) int { return cmp.Compare(a.ID, b.ID) }) {
+// them in id order (tubclient does), else a map. Elements are reached by
+// index: a Broker is too big to copy per comparison.
+func brokerFinder(bs []snapshot.Broker, sc *scratch) func(id uint64) (int, bool) {
+	sorted := true
+	for i := 1; i < len(bs); i++ {
+		if bs[i].ID < bs[i-1].ID {
+			sorted = false
+			break
+		}
+	}
+	// Ids are handed out in sequence: unless most have closed, a table
+	// over their span finds each in one step.
+	if n := len(bs); sorted && n > 0 && bs[n-1].ID-bs[0].ID < uint64(4*n) {
+		first := bs[0].ID
+		sc.table = grow(sc.table, int(bs[n-1].ID-first)+1)
+		for i := range sc.table {
+			sc.table[i] = -1
+		}
+		for i := range bs {
+			sc.table[bs[i].ID-first] = int32(i)
+		}
+		table := sc.table
 		return func(id uint64) (int, bool) {
-			return slices.BinarySearchFunc(bs, id, func(b snapshot.Broker, id uint64) int { return cmp.Compare(b.ID, id) })
+			if id < first || id-first >= uint64(len(table)) || table[id-first] < 0 {
+				return 0, false
+			}
+			return int(table[id-first]), true
+		}
+	}
+	if sorted {
+		return func(id uint64) (int, bool) {
+			i := sort.Search(len(bs), func(i int) bool { return bs[i].ID >= id })
+			return i, i < len(bs) && bs[i].ID == id
 		}
 	}
 	m := make(map[uint64]int, len(bs))
@@ -512,9 +657,17 @@ func brokerFinder(bs []snapshot.Broker) func(id uint64) (int, bool) {
 
 // peerFinder finds a peer by tubid, the same way.
 func peerFinder(ps []snapshot.Peer) func(tubid string) (int, bool) {
-	if slices.IsSortedFunc(ps, func(a, b snapshot.Peer) int { return strings.Compare(a.TubID, b.TubID) }) {
+	sorted := true
+	for i := 1; i < len(ps); i++ {
+		if ps[i].TubID < ps[i-1].TubID {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
 		return func(tubid string) (int, bool) {
-			return slices.BinarySearchFunc(ps, tubid, func(p snapshot.Peer, t string) int { return strings.Compare(p.TubID, t) })
+			i := sort.Search(len(ps), func(i int) bool { return ps[i].TubID >= tubid })
+			return i, i < len(ps) && ps[i].TubID == tubid
 		}
 	}
 	m := make(map[string]int, len(ps))
@@ -710,9 +863,19 @@ func peerText(c Column) func(r *PeerRow) string {
 			case nick == "":
 				return "\xff" + r.TubID()
 			}
-			return strings.ToLower(nick)
+			return lowerASCII(nick)
 		}
 	}
+}
+
+// lowerASCII lowercases s, allocating only when it has capitals.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 // TableRows is how many rows a table pane of the given height shows
