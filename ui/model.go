@@ -696,7 +696,7 @@ func (m Model) handlePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.keys.Cancel):
 		if m.mode == modeFilter || m.mode == modeSearch {
-			m.setText(m.filterBefore)
+			m.setText(m.mode, m.filterBefore)
 		}
 		m.closePrompt()
 		return m, nil
@@ -711,19 +711,19 @@ func (m Model) handlePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			}
 			return m, m.do(Action{Kind: ActConnect, FURL: value})
 		case modeSearch:
-			m.setText(value)
+			m.setText(md, value)
 			if value != "" {
 				m.findMatch(-1)
 			}
 		default:
-			m.setText(value)
+			m.setText(md, value)
 		}
 		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	if m.mode == modeFilter {
-		m.setText(m.input.Value())
+		m.setText(m.mode, m.input.Value())
 	}
 	return m, cmd
 }
@@ -734,10 +734,10 @@ func (m *Model) closePrompt() {
 }
 
 // setText applies the prompt's text to what it edits.
-func (m *Model) setText(v string) {
+func (m *Model) setText(md mode, v string) {
 	s := m.src()
 	switch {
-	case m.mode == modeSearch:
+	case md == modeSearch:
 		s.log.Search = v
 	case m.focus == paneLog:
 		s.log.Text = v

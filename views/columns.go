@@ -13,7 +13,7 @@ import (
 type column[R any] struct {
 	title string
 	min   int  // narrowest useful width; the heading and a sort arrow fit
-	max   int  // widest it grows for its content (flex columns ignore it)
+	max   int  // widest it grows for its content; for a flex column, the content worth dropping expendable columns for (0: flexWant)
 	prio  int  // admission order: lower is kept longer as the width shrinks
 	grow  int  // lower grows to its content first; the last to grow shrinks first
 	flex  bool // takes the slack once every other column has its content width
@@ -42,7 +42,7 @@ func layoutColumns[R any](cols []column[R], want []int, width, lead, gap int) []
 		widths := fitColumns(cols, want, dropped, width, lead, gap)
 		short := false
 		for i, c := range cols {
-			if c.flex && widths[i] > 0 && want != nil && widths[i] < min(want[i], flexWant) {
+			if c.flex && widths[i] > 0 && want != nil && widths[i] < min(want[i], c.flexCap()) {
 				short = true
 			}
 		}
@@ -60,6 +60,13 @@ func layoutColumns[R any](cols []column[R], want []int, width, lead, gap int) []
 		}
 		dropped[drop] = true
 	}
+}
+
+func (c column[R]) flexCap() int {
+	if c.max > 0 {
+		return c.max
+	}
+	return flexWant
 }
 
 func fitColumns[R any](cols []column[R], want []int, dropped []bool, width, lead, gap int) []int {
@@ -95,7 +102,7 @@ func fitColumns[R any](cols []column[R], want []int, dropped []bool, width, lead
 		case want == nil && c.flex:
 			continue
 		case c.flex:
-			target = min(want[i], flexWant)
+			target = min(want[i], c.flexCap())
 		case want != nil:
 			target = min(max(want[i], c.min), c.max)
 		}

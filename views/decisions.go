@@ -275,7 +275,7 @@ var logColumns = []column[logRow]{
 		return "✗ REJECT"
 	}},
 	{title: "RULE", min: 6, max: 24, prio: 3, grow: 1, cell: func(r *logRow, _ time.Time) string { return orNone(r.d.Rule) }},
-	{title: "DETAIL", min: 12, prio: 5, grow: 5, flex: true, cell: func(r *logRow, _ time.Time) string {
+	{title: "DETAIL", min: 12, max: 48, prio: 5, grow: 5, flex: true, cell: func(r *logRow, _ time.Time) string {
 		if r.line.Group {
 			fold := "▸"
 			if r.open {

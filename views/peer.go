@@ -87,7 +87,7 @@ func PeerDetail(s *snapshot.Snapshot, v PeerView, width, height int, now time.Ti
 		head = append(head, "  "+th.Warn.Render("not in the peer table; shown from brokers and the log"))
 	} else {
 		state := PeerState(peer, primary)
-		line := th.peerStyle(state).Render(peerLabel(state))
+		label := peerLabel(state)
 		var facts []string
 		if !peer.LockedOutSince.IsZero() {
 			facts = append(facts, "locked out for "+Clock(now.Sub(peer.LockedOutSince)))
@@ -105,10 +105,22 @@ func PeerDetail(s *snapshot.Snapshot, v PeerView, width, height int, now time.Ti
 		if t := row.nextAttempt(); !t.IsZero() {
 			facts = append(facts, "next try "+Until(now, t))
 		}
+		text := label
 		if len(facts) > 0 {
-			line += " · " + strings.Join(facts, " · ")
+			text += " · " + strings.Join(facts, " · ")
 		}
-		head = append(head, "  "+th.Dim.Render(padRight("state", keyW))+lipgloss.NewStyle().MaxWidth(valueW).Render(line))
+		// The facts wrap rather than fall off the edge; the state word
+		// keeps its colour.
+		for i, l := range wrapOr(text, valueW) {
+			key := padRight("state", keyW)
+			if i > 0 {
+				key = strings.Repeat(" ", keyW)
+			}
+			if i == 0 && strings.HasPrefix(l, label) {
+				l = th.peerStyle(state).Render(label) + l[len(label):]
+			}
+			head = append(head, "  "+th.Dim.Render(key)+l)
+		}
 		if e := row.lastError(); e != "" {
 			at := ""
 			if !peer.LastErrorAt.IsZero() {
@@ -383,6 +395,15 @@ func attachedText(h *snapshot.ConnectionRecord, now time.Time) string {
 		s += " (" + h.Rule + ")"
 	}
 	return s
+}
+
+// wrapOr wraps text, or cuts it to width when the width is too small to
+// wrap into.
+func wrapOr(text string, width int) []string {
+	if w := wrap(text, width); len(w) > 0 {
+		return w
+	}
+	return []string{truncate(text, width)}
 }
 
 // wrap breaks text into lines of at most width cells at spaces.

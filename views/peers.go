@@ -955,7 +955,7 @@ func RenderPeers(rows []PeerRow, t PeerTable, total PeerCounts, width, height in
 		want[c] = max(want[c], textWidth(cols[c].title)+1)
 	}
 	// A nickname keeps 12 cells when the width allows it.
-	if width >= 100 {
+	if width >= 80 {
 		cols = slices.Clone(cols)
 		cols[ColPeer].min = min(max(cols[ColPeer].min, want[ColPeer]), 8+1+12)
 	}
