@@ -94,7 +94,7 @@ func ticket28(policy string) *snapshot.Snapshot {
 	s.DecisionsTotal = 6
 	s.Activity = snapshot.Activity{Bucket: time.Second, Window: time.Minute, End: t0,
 		Offers: []int{0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 1, 0}, Rejects: make([]int, 12),
-		Rules:  []snapshot.RuleCount{{Rule: "no-existing", Accept: true, Count: 5}, {Rule: last.Rule, Accept: last.Accept, Count: 1}}}
+		Rules: []snapshot.RuleCount{{Rule: "no-existing", Accept: true, Count: 5}, {Rule: last.Rule, Accept: last.Accept, Count: 1}}}
 	if policy != "first-wins" {
 		s.Activity.Reconnect = snapshot.Histogram{Bounds: []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second},
 			Counts: []int{0, 1, 0, 0, 0}, Total: 1, P50: 3 * time.Millisecond, P99: 3 * time.Millisecond, Max: 3 * time.Millisecond}
