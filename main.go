@@ -134,6 +134,9 @@ func runBench(args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each throughput run lasts")
 	fs.BoolVar(&o.NoFoolscap, "no-foolscap", false, "skip the rows that need a Foolscap 21.7 peer")
 	fs.Parse(args)
+	if exe, err := os.Executable(); err == nil {
+		o.SelfExec = exe
+	}
 	return bench.Run(context.Background(), o, os.Stdout)
 }
 

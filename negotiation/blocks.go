@@ -1,8 +1,11 @@
 package negotiation
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -104,4 +107,48 @@ func SplitBlock(buf []byte, limit int) (block, rest []byte, ok bool, err error) 
 		return nil, nil, false, fmt.Errorf("header exceeds %d bytes without terminator", limit)
 	}
 	return nil, nil, false, nil
+}
+
+// TooLongError is a block that ran past its limit without a blank line.
+type TooLongError struct{ Limit int }
+
+func (e *TooLongError) Error() string {
+	return fmt.Sprintf("header exceeds %d bytes without a blank line", e.Limit)
+}
+
+// ReadBlock reads one block from br, up to and including the blank line
+// that ends it ("\r\n", or a bare "\n"), refusing more than limit bytes
+// (MaxHeaderBytes when limit <= 0). A line longer than br's buffer arrives
+// in pieces; only a whole line can be the blank one, so a long line whose
+// last piece is its "\r\n" does not end the block. Bytes after the block
+// stay in br. Errors other than the limit and EOF come back as br's own.
+func ReadBlock(br *bufio.Reader, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = MaxHeaderBytes
+	}
+	var buf []byte
+	lineStart := 0
+	for {
+		piece, err := br.ReadSlice('\n')
+		if len(buf)+len(piece) > limit {
+			return nil, &TooLongError{Limit: limit}
+		}
+		buf = append(buf, piece...)
+		switch {
+		case err == nil:
+			if line := buf[lineStart:]; string(line) == "\r\n" || string(line) == "\n" {
+				return buf, nil
+			}
+			lineStart = len(buf)
+		case errors.Is(err, bufio.ErrBufferFull):
+			// The same line goes on in the next piece.
+		case errors.Is(err, io.EOF):
+			if len(buf) == 0 {
+				return nil, errors.New("connection closed before a header")
+			}
+			return nil, errors.New("connection closed mid-header")
+		default:
+			return nil, err
+		}
+	}
 }

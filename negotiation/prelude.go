@@ -8,9 +8,10 @@ import (
 
 const switchingProtocols = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, PB/1.0\r\nConnection: Upgrade\r\n\r\n"
 
-// Request is the plaintext GET a connector sends before TLS starts.
+// Request is the plaintext GET a connector sends before TLS starts. Line
+// breaks in its arguments become spaces, so it is always one block.
 func Request(targetTubID, host string) []byte {
-	return []byte("GET /id/" + targetTubID + " HTTP/1.1\r\nHost: " + oneLine(host) +
+	return []byte("GET /id/" + oneLine(targetTubID) + " HTTP/1.1\r\nHost: " + oneLine(host) +
 		"\r\nUpgrade: TLS/1.0\r\nConnection: Upgrade\r\n\r\n")
 }
 

@@ -72,7 +72,7 @@ func TestBadPrelude(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tub := newTestTub(t, Config{})
-			furl, _ := tub.Register("svc", BuiltinService())
+			furl, _ := tub.Register("svc", echoService())
 			sub := tub.Subscribe(64)
 			defer sub.Close()
 			c := dialRaw(t, tub)
@@ -121,7 +121,7 @@ func TestBadHello(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tub := newTestTub(t, Config{})
-			furl, _ := tub.Register("svc", BuiltinService())
+			furl, _ := tub.Register("svc", echoService())
 			sub := tub.Subscribe(64)
 			defer sub.Close()
 			conn, br := tlsToTub(t, tub, liar)
@@ -144,7 +144,7 @@ func TestBadHello(t *testing.T) {
 
 func TestJunkBanana(t *testing.T) {
 	tub := newTestTub(t, Config{})
-	furl, _ := tub.Register("svc", BuiltinService())
+	furl, _ := tub.Register("svc", echoService())
 	sub := tub.Subscribe(256)
 	defer sub.Close()
 	id, _ := IdentityWhere(func(s string) bool { return s < tub.TubID() })
@@ -173,7 +173,7 @@ func TestJunkBanana(t *testing.T) {
 
 func TestSlowPeerTimesOut(t *testing.T) {
 	tub := newTestTub(t, Config{NegotiationTimeout: 200 * time.Millisecond})
-	furl, _ := tub.Register("svc", BuiltinService())
+	furl, _ := tub.Register("svc", echoService())
 	sub := tub.Subscribe(64)
 	defer sub.Close()
 	c := dialRaw(t, tub)
@@ -187,7 +187,7 @@ func TestSlowPeerTimesOut(t *testing.T) {
 
 func TestClientRejectsWrongServer(t *testing.T) {
 	server := newTestTub(t, Config{})
-	furl, _ := server.Register("svc", BuiltinService())
+	furl, _ := server.Register("svc", echoService())
 	impostor, _ := NewIdentity()
 	f, _ := ParseFURL(furl)
 	// The FURL names another tubid at the same address: GET is refused.

@@ -30,13 +30,22 @@ type Config struct {
 	// MaxHeaderBytes bounds each prelude, hello and decision block (4096).
 	MaxHeaderBytes int
 	// KeepaliveTimeout sends a PING after this long without receiving
-	// anything, and marks the broker suspect. 0 disables.
+	// anything, and marks the broker suspect (Foolscap: 240 s). Negative
+	// disables.
 	KeepaliveTimeout time.Duration
 	// DisconnectTimeout drops a broker that received nothing for this long.
 	// 0 disables.
 	DisconnectTimeout time.Duration
-	// WriteTimeout bounds one write to a peer (default 30 s).
+	// WriteTimeout bounds one write to a peer (default 30 s); a peer that
+	// reads nothing for longer loses its connection.
 	WriteTimeout time.Duration
+
+	// MaxNegotiations bounds the connections each listener negotiates at
+	// once (default: half the open-file limit left after a reserve, at
+	// most 4096). MaxNegotiationsPerHost bounds them per remote address
+	// (0: no limit of its own).
+	MaxNegotiations        int
+	MaxNegotiationsPerHost int
 
 	Backoff Backoff
 
@@ -71,7 +80,21 @@ type Backoff struct {
 	Max     time.Duration
 }
 
-func (c *Config) fill() {
+// DefaultKeepalive is Foolscap 21.7's keepaliveTimeout.
+const DefaultKeepalive = 240 * time.Second
+
+func (c *Config) fill() error {
+	kex, err := ParseKeyExchange(string(c.KeyExchange))
+	if err != nil {
+		return err
+	}
+	c.KeyExchange = kex
+	if c.KeepaliveTimeout == 0 {
+		c.KeepaliveTimeout = DefaultKeepalive
+	}
+	if c.MaxNegotiations <= 0 {
+		c.MaxNegotiations = defaultMaxNegotiations()
+	}
 	if c.NegotiationTimeout <= 0 {
 		c.NegotiationTimeout = 120 * time.Second
 	}
@@ -111,4 +134,17 @@ func (c *Config) fill() {
 		var d net.Dialer
 		c.Dial = d.DialContext
 	}
+	return nil
+}
+
+// fdReserve is kept free of negotiations for established brokers, dials
+// and the process's own files.
+const fdReserve = 64
+
+func defaultMaxNegotiations() int {
+	limit := openFileLimit()
+	if limit <= 0 {
+		return 4096
+	}
+	return min(max((limit-fdReserve)/2, 16), 4096)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 
 	"github.com/tubscope/tubscope/tubclient/snapshot"
+	"github.com/tubscope/tubscope/tubclient/snapshot/activity"
 )
 
 // A slow subscriber loses its oldest events, counted, and never blocks
@@ -49,14 +50,14 @@ func TestSubscriptionBoundedAndCounted(t *testing.T) {
 // and counts them all.
 func TestDecisionLogRing(t *testing.T) {
 	tub := &Tub{cfg: Config{DecisionLogSize: 3}, id: &Identity{}}
-	st := &state{policy: negotiation.Foolscap{}}
+	st := &state{policy: negotiation.Foolscap{}, activity: activity.New(0, 0, 0)}
 	for i := 0; i < 7; i++ {
 		tub.logDecision(st, snapshot.Decision{Rule: string(rune('a' + i))})
 		if len(st.decisions) > 3 {
 			t.Fatalf("log grew to %d entries", len(st.decisions))
 		}
 	}
-	s := tub.snapshotLocked(st)
+	s := tub.publishLocked(st)
 	var got string
 	for _, d := range s.Decisions {
 		got += d.Rule

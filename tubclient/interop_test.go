@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/banana"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -127,8 +129,10 @@ func TestInteropGoClientFoolscapServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := FormatValue(got); s != `{"f": 1.5, "l": [True, None, b"b"], "n": 1099511627776, "neg": -2}` {
-				t.Fatalf("echo dict = %s", s)
+			want := banana.Dict{{Key: "f", Value: 1.5}, {Key: "l", Value: []any{true, nil, []byte("b")}},
+				{Key: "n", Value: int64(1) << 40}, {Key: "neg", Value: int64(-2)}}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("echo dict = %#v, want %#v", got, want)
 			}
 			_, err = ref.Call(ctx, "fail")
 			var rerr *RemoteError
@@ -168,7 +172,7 @@ func TestInteropFoolscapClientGoServer(t *testing.T) {
 			ctx := interopCtx(t)
 			pem, pyID := pythonIdentity(t, ctx)
 			tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, master)})
-			furl, err := tub.Register("svc", BuiltinService())
+			furl, err := tub.Register("svc", echoService())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +212,7 @@ func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
 	srv, pyID := startFoolscapServer(t, ctx)
 	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, false)})
 	f, _ := ParseFURL(srv.FURL())
-	first, err := tub.connectBroker(ctx, f, false)
+	first, err := tub.connect(ctx, f, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +223,7 @@ func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
 	masterIR := strings.Fields(d.Current)[0]
 
 	// (a) Same incarnation, knows the current seqnum: accepted, old dropped.
-	second, err := tub.connectBroker(ctx, f, true)
+	second, err := tub.connect(ctx, f, true)
 	if err != nil {
 		t.Fatalf("same incarnation with current seqnum refused: %v", err)
 	}
@@ -233,7 +237,7 @@ func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
 	if err := tub.Forget(pyID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = tub.connectBroker(ctx, f, true)
+	_, err = tub.connect(ctx, f, true)
 	var ne *NegotiationError
 	if !errors.As(err, &ne) || ne.Remote != "Duplicate connection" {
 		t.Fatalf("none 0 offer: err = %v, want the master's Duplicate connection", err)
@@ -252,7 +256,7 @@ func TestInteropDuplicatesFoolscapMaster(t *testing.T) {
 	if err := tub.Restart(true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tub.connectBroker(ctx, f, false); err != nil {
+	if _, err := tub.connect(ctx, f, false); err != nil {
 		t.Fatalf("new incarnation refused: %v", err)
 	}
 	d = lastDecision(t, tub)
@@ -267,7 +271,7 @@ func TestInteropDuplicatesTubscopeMaster(t *testing.T) {
 	ctx := interopCtx(t)
 	pem, pyID := pythonIdentity(t, ctx)
 	tub := newTestTub(t, Config{Identity: goIdentity(t, pyID, true)})
-	furl, err := tub.Register("svc", BuiltinService())
+	furl, err := tub.Register("svc", echoService())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +349,7 @@ func TestInteropLostDecisionFoolscapClient(t *testing.T) {
 			if err := tub.SetPolicyByName(policy); err != nil {
 				t.Fatal(err)
 			}
-			furl, _ := tub.Register("svc", BuiltinService())
+			furl, _ := tub.Register("svc", echoService())
 			if err := tub.LoseNextDecision(pyID); err != nil {
 				t.Fatal(err)
 			}
@@ -402,7 +406,7 @@ func TestInteropKeyExchanges(t *testing.T) {
 			if got, err := ref.Call(ctx, "echo", kex); err != nil || got != kex {
 				t.Fatalf("echo = %v, %v", got, err)
 			}
-			furl, err := tub.Register("svc", BuiltinService())
+			furl, err := tub.Register("svc", echoService())
 			if err != nil {
 				t.Fatal(err)
 			}

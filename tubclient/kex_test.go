@@ -23,7 +23,7 @@ func TestKeyExchangeIsNegotiatedAndShown(t *testing.T) {
 	} {
 		t.Run(string(c.server)+"-"+string(c.client), func(t *testing.T) {
 			server := newTestTub(t, Config{KeyExchange: c.server})
-			furl, err := server.Register("svc", BuiltinService())
+			furl, err := server.Register("svc", echoService())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
-	"github.com/tubscope/tubscope/tubclient/memnet"
+	"github.com/tubscope/tubscope/tubclient/internal/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -26,7 +26,7 @@ func TestLostOnArrival(t *testing.T) {
 		if _, err := server.Serve(pn.Listen("server:1")); err != nil {
 			t.Fatal(err)
 		}
-		furl, _ := server.Register("svc", BuiltinService())
+		furl, _ := server.Register("svc", echoService())
 		id, err := IdentityWhere(func(id string) bool { return negotiation.IsMaster(server.TubID(), id) })
 		if err != nil {
 			t.Fatal(err)

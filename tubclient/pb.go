@@ -4,118 +4,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
-	"strings"
 	"sync"
-	"time"
+	"unsafe"
 
 	"github.com/tubscope/tubscope/tubclient/banana"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
-// Object is something a tub exposes to remote callers.
-type Object interface {
-	RemoteCall(ctx context.Context, method string, args []any, kwargs map[string]any) (any, error)
-}
-
-// Func is one remotely callable method.
-type Func func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
-
-// NewObject makes an Object from named methods. Each call returns a new
-// object with its own identity (it may be exported as its own CLID).
-func NewObject(methods map[string]Func) Object { return &methodObject{methods} }
-
-type methodObject struct{ methods map[string]Func }
-
-// RemoteCall dispatches to the named method; an unknown name is the
-// AttributeError a Python object would raise.
-func (m *methodObject) RemoteCall(ctx context.Context, method string, args []any, kwargs map[string]any) (any, error) {
-	f, ok := m.methods[method]
-	if !ok {
-		return nil, &RemoteError{Type: "builtins.AttributeError",
-			Value: fmt.Sprintf("object has no attribute 'remote_%s'", method)}
-	}
-	return f(ctx, args, kwargs)
-}
-
-// RemoteError is an exception raised on the other side of a call, or one
-// of ours sent there.
-type RemoteError struct {
-	Type      string
-	Value     string
-	Traceback string
-}
-
-func (e *RemoteError) Error() string { return e.Type + ": " + e.Value }
-
-// BuiltinService is what `tubscope serve` registers: echo(x) returns x,
-// ping() returns "pong", ref() returns a new reference to an echo object.
-func BuiltinService() Object {
-	echo := func(_ context.Context, args []any, kw map[string]any) (any, error) {
-		if len(args) == 1 && len(kw) == 0 {
-			return args[0], nil
-		}
-		if v, ok := kw["x"]; ok && len(args) == 0 && len(kw) == 1 {
-			return v, nil
-		}
-		return nil, &RemoteError{Type: "builtins.TypeError",
-			Value: fmt.Sprintf("echo() takes exactly one argument (%d given)", len(args)+len(kw))}
-	}
-	return NewObject(map[string]Func{
-		"echo": echo,
-		"ping": func(context.Context, []any, map[string]any) (any, error) { return "pong", nil },
-		"ref": func(context.Context, []any, map[string]any) (any, error) {
-			return NewObject(map[string]Func{"echo": echo}), nil
-		},
-	})
-}
-
-// Register publishes obj under name and returns its FURL.
-func (t *Tub) Register(name string, obj Object) (string, error) {
-	if name == "" || strings.ContainsAny(name, "/@,") {
-		return "", fmt.Errorf("bad swissnum %q", name)
-	}
-	t.svcMu.Lock()
-	t.services[name] = obj
-	t.svcMu.Unlock()
-	return t.furlFor(name), nil
-}
-
-func (t *Tub) furlFor(name string) string {
-	return FURL{TubID: t.id.TubID, Hints: t.Location(), Swissnum: name}.String()
-}
-
-// baseFURL is the FURL of the first registered service, or of the tub.
-func (t *Tub) baseFURL() string {
-	t.svcMu.RLock()
-	names := make([]string, 0, len(t.services))
-	for n := range t.services {
-		names = append(names, n)
-	}
-	t.svcMu.RUnlock()
-	sort.Strings(names)
-	if len(names) == 0 {
-		return ""
-	}
-	return t.furlFor(names[0])
-}
-
-func (t *Tub) lookup(name string) (Object, bool) {
-	t.svcMu.RLock()
-	defer t.svcMu.RUnlock()
-	o, ok := t.services[name]
-	return o, ok
-}
+// Bounds on what one peer can make a connection hold.
+const (
+	// maxQueuedCalls bounds the calls waiting for or running in their
+	// target's queue; beyond it a call fails with a Violation.
+	maxQueuedCalls = 1024
+	// maxImports bounds the distinct references a peer may hand us on one
+	// connection.
+	maxImports = 1 << 16
+)
 
 // RemoteReference is a peer's object as seen through one broker.
 type RemoteReference struct {
-	b    *Broker
-	clid int64
-	furl string
+	b     *Broker
+	clid  int64
+	furl  string
+	iface string
 }
 
 // FURL is the reference's FURL when the peer sent one.
 func (r *RemoteReference) FURL() string { return r.furl }
+
+// Interface is the RemoteInterface name the peer declared for the object.
+func (r *RemoteReference) Interface() string { return r.iface }
+
+// CLID is the object's number on its connection.
+func (r *RemoteReference) CLID() int64 { return r.clid }
 
 // Broker is the connection the reference lives on.
 func (r *RemoteReference) Broker() *Broker { return r.b }
@@ -130,34 +53,56 @@ func (r *RemoteReference) CallKw(ctx context.Context, method string, args []any,
 	return r.b.pb.call(ctx, r.clid, method, args, kwargs)
 }
 
+// CallOnly invokes method and asks for no answer (Foolscap's
+// callRemoteOnly): it returns once the call is queued for the wire.
+func (r *RemoteReference) CallOnly(method string, args []any, kwargs map[string]any) error {
+	return r.b.pb.callOnly(r.clid, method, args, kwargs)
+}
+
 // Release tells the owner we no longer hold this reference (decref).
 func (r *RemoteReference) Release(ctx context.Context) error {
 	return r.b.pb.release(ctx, r.clid)
 }
 
-// pbConn is one broker's PB state: outstanding requests, the objects we
-// exported on it and the references we received.
-type pbConn struct {
-	b *Broker
+// OnDisconnect runs f, on a goroutine of its own, when the reference's
+// connection ends, with the reason; at once if it has already ended. f
+// may call the tub.
+func (r *RemoteReference) OnDisconnect(f func(reason string)) {
+	b := r.b
+	b.t.post(func(st *state) {
+		if b.ended {
+			b.t.spawn(func() { f("already disconnected") })
+			return
+		}
+		b.observers = append(b.observers, f)
+	})
+}
 
-	// enc and buf belong to whoever holds the broker's write lock.
-	enc banana.Encoder
-	buf []byte
+// pbConn is one broker's PB state: outstanding requests, the objects we
+// exported on it, the references we received, and the calls being served.
+type pbConn struct {
+	b      *Broker
+	ctx    context.Context // ends with the broker; served calls run under it
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	nextReq  int64
 	pending  map[int64]chan callResult
 	dead     error
 	exports  map[int64]*export
-	byObject map[Object]int64
+	byObject map[any]int64
 	nextCLID int64
 	imports  map[int64]int64 // clid → times received
+	queues   map[int64]*callQueue
+	queued   int
 }
 
 type export struct {
-	obj   Object
-	sends int64 // my-reference transmissions not yet decref'd
-	furl  string
+	obj       Object
+	sends     int64 // my-reference transmissions not yet decref'd
+	furl      string
+	iface     string
+	announced bool // its first transmission (with interface and FURL) has gone out
 }
 
 type callResult struct {
@@ -165,29 +110,25 @@ type callResult struct {
 	err   error
 }
 
-func newPBConn(b *Broker) *pbConn {
-	return &pbConn{b: b, pending: make(map[int64]chan callResult)}
+// callQueue holds one target's calls: Foolscap delivers calls in arrival
+// order, so each target serves its own one at a time, off the reader.
+type callQueue struct {
+	calls   []*banana.Call
+	running bool
 }
 
-// send encodes one message and writes it; encoding and writing share the
-// lock because OPEN numbers must reach the wire in order.
-func (p *pbConn) send(encode func(enc *banana.Encoder, dst []byte) ([]byte, error)) error {
-	if err := p.b.awaitReady(); err != nil {
-		return p.deadErr(err)
+func newPBConn(b *Broker) *pbConn {
+	ctx, cancel := context.WithCancel(b.t.ctx)
+	return &pbConn{b: b, ctx: ctx, cancel: cancel, pending: make(map[int64]chan callResult)}
+}
+
+func sortedKwargs(kwargs map[string]any) []banana.KV {
+	kws := make([]banana.KV, 0, len(kwargs))
+	for k, v := range kwargs {
+		kws = append(kws, banana.KV{Key: k, Value: v})
 	}
-	p.b.wmu.Lock()
-	defer p.b.wmu.Unlock()
-	buf, err := encode(&p.enc, p.buf[:0])
-	if err != nil {
-		return err
-	}
-	_, err = p.b.writeLocked(buf)
-	if cap(buf) <= 64<<10 {
-		p.buf = buf[:0]
-	} else {
-		p.buf = nil
-	}
-	return err
+	sort.Slice(kws, func(i, j int) bool { return kws[i].Key < kws[j].Key })
+	return kws
 }
 
 func (p *pbConn) call(ctx context.Context, clid int64, method string, args []any, kwargs map[string]any) (any, error) {
@@ -200,20 +141,16 @@ func (p *pbConn) call(ctx context.Context, clid int64, method string, args []any
 	p.nextReq++
 	req := p.nextReq
 	p.pending[req] = ch
-	wireArgs := make([]any, len(args))
-	for i, a := range args {
-		wireArgs[i] = p.outbound(a)
-	}
-	kws := make([]banana.KV, 0, len(kwargs))
-	for k, v := range kwargs {
-		kws = append(kws, banana.KV{Key: k, Value: p.outbound(v)})
-	}
 	p.mu.Unlock()
-	sort.Slice(kws, func(i, j int) bool { return kws[i].Key < kws[j].Key })
-	c := &banana.Call{ReqID: req, Target: clid, Method: method, Args: wireArgs, Kwargs: kws}
-	if err := p.send(func(enc *banana.Encoder, dst []byte) ([]byte, error) { return enc.AppendCall(dst, c) }); err != nil {
+	c := &banana.Call{ReqID: req, Target: clid, Method: method, Args: args, Kwargs: sortedKwargs(kwargs)}
+	queued := p.b.out.enqueue(outMsg{call: c, sent: func(err error) {
+		if err != nil {
+			p.resolve(req, callResult{err: err})
+		}
+	}})
+	if !queued {
 		p.forget(req)
-		return nil, err
+		return nil, p.deadErr(&DeadReferenceError{Reason: "the connection is closing"})
 	}
 	select {
 	case r := <-ch:
@@ -222,6 +159,20 @@ func (p *pbConn) call(ctx context.Context, clid int64, method string, args []any
 		p.forget(req)
 		return nil, ctx.Err()
 	}
+}
+
+func (p *pbConn) callOnly(clid int64, method string, args []any, kwargs map[string]any) error {
+	p.mu.Lock()
+	dead := p.dead
+	p.mu.Unlock()
+	if dead != nil {
+		return dead
+	}
+	c := &banana.Call{ReqID: 0, Target: clid, Method: method, Args: args, Kwargs: sortedKwargs(kwargs)}
+	if !p.b.out.enqueue(outMsg{call: c}) {
+		return p.deadErr(&DeadReferenceError{Reason: "the connection is closing"})
+	}
+	return nil
 }
 
 func (p *pbConn) forget(req int64) {
@@ -242,8 +193,9 @@ func (p *pbConn) release(ctx context.Context, clid int64) error {
 	return err
 }
 
-// fail ends every outstanding call with err.
+// fail ends every outstanding call with err and stops serving.
 func (p *pbConn) fail(err error) {
+	p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.dead == nil {
@@ -255,163 +207,14 @@ func (p *pbConn) fail(err error) {
 	}
 }
 
-// outbound converts a Go value for the wire: our objects become
-// my-reference, the peer's references on this broker your-reference, Go
-// maps dicts. Called with p.mu held.
-func (p *pbConn) outbound(v any) any {
-	switch x := v.(type) {
-	case Object:
-		return p.exportLocked(x)
-	case *RemoteReference:
-		if x.b == p.b {
-			return banana.YourReference{CLID: x.clid}
-		}
-		return x.furl
-	case []any:
-		out := make(banana.List, len(x))
-		for i, e := range x {
-			out[i] = p.outbound(e)
-		}
-		return out
-	case banana.List:
-		return banana.List(p.outbound([]any(x)).(banana.List))
-	case banana.Tuple:
-		return banana.Tuple(p.outbound([]any(x)).(banana.List))
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		d := make(banana.Dict, len(keys))
-		for i, k := range keys {
-			d[i] = banana.DictEntry{Key: k, Value: p.outbound(x[k])}
-		}
-		return d
-	case banana.Dict:
-		d := make(banana.Dict, len(x))
-		for i, e := range x {
-			d[i] = banana.DictEntry{Key: p.outbound(e.Key), Value: p.outbound(e.Value)}
-		}
-		return d
+// deadErr is the error for a call on a broker that is gone.
+func (p *pbConn) deadErr(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead != nil {
+		return p.dead
 	}
-	return v
-}
-
-// exportLocked assigns (or reuses) a CLID; the interface name and FURL go
-// only with an object's first transmission on this connection.
-func (p *pbConn) exportLocked(o Object) banana.MyReference {
-	if clid, ok := p.byObject[o]; ok {
-		p.exports[clid].sends++
-		return banana.MyReference{CLID: clid}
-	}
-	if p.exports == nil {
-		p.exports = make(map[int64]*export)
-		p.byObject = make(map[Object]int64)
-	}
-	p.nextCLID++
-	clid := p.nextCLID
-	e := &export{obj: o, sends: 1}
-	p.exports[clid] = e
-	p.byObject[o] = clid
-	ref := banana.MyReference{CLID: clid}
-	if name := p.b.t.nameOf(o); name != "" {
-		e.furl = p.b.t.furlFor(name)
-		ref.FURL = e.furl
-	}
-	return ref
-}
-
-// nameOf finds a registered object's swissnum (objects handed out by
-// calls get none, so they travel without a FURL).
-func (t *Tub) nameOf(o Object) string {
-	t.svcMu.RLock()
-	defer t.svcMu.RUnlock()
-	for n, s := range t.services {
-		if sameObject(s, o) {
-			return n
-		}
-	}
-	return ""
-}
-
-// sameObject compares identities; objects of uncomparable types are
-// never the same.
-func sameObject(a, b Object) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
-}
-
-// inbound converts a received value: my-reference becomes a
-// RemoteReference on this broker, your-reference our own object.
-func (p *pbConn) inbound(v any) (any, error) {
-	switch x := v.(type) {
-	case banana.MyReference:
-		p.mu.Lock()
-		if p.imports == nil {
-			p.imports = make(map[int64]int64)
-		}
-		p.imports[x.CLID]++
-		p.mu.Unlock()
-		return &RemoteReference{b: p.b, clid: x.CLID, furl: x.FURL}, nil
-	case banana.YourReference:
-		p.mu.Lock()
-		e := p.exports[x.CLID]
-		p.mu.Unlock()
-		if e == nil {
-			return nil, fmt.Errorf("your-reference to unknown clid %d", x.CLID)
-		}
-		return e.obj, nil
-	case banana.List:
-		out := make([]any, len(x))
-		for i, e := range x {
-			var err error
-			if out[i], err = p.inbound(e); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	case banana.Tuple:
-		out, err := p.inbound(banana.List(x))
-		if err != nil {
-			return nil, err
-		}
-		return banana.Tuple(out.([]any)), nil
-	case banana.Dict:
-		d := make(banana.Dict, len(x))
-		for i, e := range x {
-			k, err := p.inbound(e.Key)
-			if err != nil {
-				return nil, err
-			}
-			val, err := p.inbound(e.Value)
-			if err != nil {
-				return nil, err
-			}
-			d[i] = banana.DictEntry{Key: k, Value: val}
-		}
-		return d, nil
-	}
-	return v, nil
-}
-
-// handle processes one top-level message from the peer, in the reader
-// goroutine: calls are answered in arrival order.
-func (p *pbConn) handle(msg any) {
-	switch m := msg.(type) {
-	case *banana.Call:
-		p.serveCall(m)
-	case *banana.Answer:
-		v, err := p.inbound(m.Value)
-		p.resolve(m.ReqID, callResult{value: v, err: err})
-	case *banana.ErrorMsg:
-		f := m.Failure
-		p.resolve(m.ReqID, callResult{err: &RemoteError{Type: f.Type, Value: f.Value, Traceback: f.Traceback}})
-	}
+	return err
 }
 
 func (p *pbConn) resolve(req int64, r callResult) {
@@ -424,39 +227,350 @@ func (p *pbConn) resolve(req int64, r callResult) {
 	}
 }
 
-const callTimeout = 30 * time.Second
-
-func (p *pbConn) serveCall(c *banana.Call) {
-	ctx, cancel := context.WithTimeout(p.b.t.ctx, callTimeout)
-	defer cancel()
-	result, err := p.dispatch(ctx, c)
-	ev := snapshot.Event{Kind: snapshot.KindCall, BrokerID: p.b.id, PeerTubID: p.b.peer, Message: c.Method}
-	if err != nil {
-		ev.Err = err.Error()
+// outboundCall converts a call's arguments for the wire; see outboundValue.
+func (p *pbConn) outboundCall(args []any, kwargs []banana.KV) ([]any, []banana.KV, []int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var refs []int64
+	first := make(map[int64]bool)
+	outArgs := make([]any, len(args))
+	for i, a := range args {
+		outArgs[i] = p.outboundLocked(a, &refs, first)
 	}
-	p.b.t.emit(ev)
+	outKw := make([]banana.KV, len(kwargs))
+	for i, kv := range kwargs {
+		outKw[i] = banana.KV{Key: kv.Key, Value: p.outboundLocked(kv.Value, &refs, first)}
+	}
+	return outArgs, outKw, refs
+}
+
+// outboundValue converts a Go value for the wire: our objects become
+// my-reference, the peer's references on this broker your-reference, Go
+// maps dicts. It also lists the exports the message refers to; the writer
+// announces them once the message is encoded, or takes them back.
+func (p *pbConn) outboundValue(v any) (any, []int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var refs []int64
+	out := p.outboundLocked(v, &refs, make(map[int64]bool))
+	return out, refs
+}
+
+func (p *pbConn) outboundLocked(v any, refs *[]int64, first map[int64]bool) any {
+	conv := func(x any) any { return p.outboundLocked(x, refs, first) }
+	switch x := v.(type) {
+	case Object:
+		return p.exportLocked(x, refs, first)
+	case *RemoteReference:
+		if x.b == p.b {
+			return banana.YourReference{CLID: x.clid}
+		}
+		return x.furl
+	case []any:
+		out := make(banana.List, len(x))
+		for i, e := range x {
+			out[i] = conv(e)
+		}
+		return out
+	case banana.List:
+		return banana.List(conv([]any(x)).(banana.List))
+	case banana.Tuple:
+		return banana.Tuple(conv([]any(x)).(banana.List))
+	case banana.Set:
+		return banana.Set(conv([]any(x)).(banana.List))
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		d := make(banana.Dict, len(keys))
+		for i, k := range keys {
+			d[i] = banana.DictEntry{Key: k, Value: conv(x[k])}
+		}
+		return d
+	case banana.Dict:
+		d := make(banana.Dict, len(x))
+		for i, e := range x {
+			d[i] = banana.DictEntry{Key: conv(e.Key), Value: conv(e.Value)}
+		}
+		return d
+	}
+	return v
+}
+
+// objectKey is a map key for o's identity, or nil when o's type is not
+// comparable (such objects are exported afresh each time).
+func objectKey(o Object) any {
+	if !reflect.TypeOf(o).Comparable() {
+		return nil
+	}
+	return o
+}
+
+// exportLocked assigns (or reuses) a CLID. The interface name and FURL go
+// only with an object's first transmission on this connection.
+func (p *pbConn) exportLocked(o Object, refs *[]int64, first map[int64]bool) banana.MyReference {
+	key := objectKey(o)
+	clid, ok := int64(0), false
+	if key != nil {
+		clid, ok = p.byObject[key]
+	}
+	if !ok {
+		if p.exports == nil {
+			p.exports = make(map[int64]*export)
+			p.byObject = make(map[any]int64)
+		}
+		p.nextCLID++
+		clid = p.nextCLID
+		e := &export{obj: o}
+		if in, ok := o.(Interfaced); ok {
+			e.iface = in.RemoteInterfaceName()
+		}
+		if name := p.b.t.nameOf(o); name != "" {
+			e.furl = p.b.t.furlFor(name)
+		}
+		p.exports[clid] = e
+		if key != nil {
+			p.byObject[key] = clid
+		}
+	}
+	e := p.exports[clid]
+	e.sends++
+	*refs = append(*refs, clid)
+	if e.announced || first[clid] {
+		return banana.MyReference{CLID: clid}
+	}
+	first[clid] = true
+	return banana.MyReference{CLID: clid, Interface: e.iface, FURL: e.furl}
+}
+
+// announce records that a message referring to these exports went out.
+func (p *pbConn) announce(clids []int64) {
+	if len(clids) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, clid := range clids {
+		if e := p.exports[clid]; e != nil {
+			e.announced = true
+		}
+	}
+}
+
+// unannounce takes back the references of a message that was not sent.
+func (p *pbConn) unannounce(clids []int64) {
+	if len(clids) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, clid := range clids {
+		e := p.exports[clid]
+		if e == nil {
+			continue
+		}
+		e.sends--
+		if e.sends <= 0 && !e.announced {
+			p.retireLocked(clid, e)
+		}
+	}
+}
+
+func (p *pbConn) retireLocked(clid int64, e *export) {
+	delete(p.exports, clid)
+	if key := objectKey(e.obj); key != nil && p.byObject[key] == clid {
+		delete(p.byObject, key)
+	}
+}
+
+// inbound converts a received value in place: my-reference becomes a
+// RemoteReference on this broker, your-reference our own object. A value
+// shared by back-references is converted once and stays shared; nothing
+// is copied per reference.
+func (p *pbConn) inbound(v any) (any, error) {
+	c := inboundConv{p: p, seen: make(map[unsafe.Pointer]bool)}
+	return c.value(v)
+}
+
+type inboundConv struct {
+	p    *pbConn
+	seen map[unsafe.Pointer]bool // sequences already converted
+}
+
+func (c *inboundConv) once(ptr unsafe.Pointer) bool {
+	if ptr == nil || c.seen[ptr] {
+		return false
+	}
+	c.seen[ptr] = true
+	return true
+}
+
+func (c *inboundConv) items(xs []any) error {
+	if len(xs) == 0 || !c.once(unsafe.Pointer(&xs[0])) {
+		return nil
+	}
+	for i, e := range xs {
+		v, err := c.value(e)
+		if err != nil {
+			return err
+		}
+		xs[i] = v
+	}
+	return nil
+}
+
+func (c *inboundConv) value(v any) (any, error) {
+	p := c.p
+	switch x := v.(type) {
+	case banana.MyReference:
+		p.mu.Lock()
+		if p.imports == nil {
+			p.imports = make(map[int64]int64)
+		}
+		if _, ok := p.imports[x.CLID]; !ok && len(p.imports) >= maxImports {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("more than %d references received on one connection", maxImports)
+		}
+		p.imports[x.CLID]++
+		p.mu.Unlock()
+		return &RemoteReference{b: p.b, clid: x.CLID, furl: x.FURL, iface: x.Interface}, nil
+	case banana.YourReference:
+		p.mu.Lock()
+		e := p.exports[x.CLID]
+		p.mu.Unlock()
+		if e == nil {
+			return nil, fmt.Errorf("your-reference to unknown clid %d", x.CLID)
+		}
+		return e.obj, nil
+	case banana.List:
+		return []any(x), c.items(x)
+	case banana.Tuple:
+		return x, c.items(x)
+	case banana.Set:
+		return x, c.items(x)
+	case banana.Dict:
+		if len(x) == 0 || !c.once(unsafe.Pointer(&x[0])) {
+			return x, nil
+		}
+		for i := range x {
+			k, err := c.value(x[i].Key)
+			if err != nil {
+				return nil, err
+			}
+			val, err := c.value(x[i].Value)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = banana.DictEntry{Key: k, Value: val}
+		}
+		return x, nil
+	}
+	return v, nil
+}
+
+// handle processes one top-level message, on the reader goroutine. Only
+// work that cannot block happens here: answers resolve their waiters and
+// the Broker's own methods answer at once; every other call goes to its
+// target's queue.
+func (p *pbConn) handle(msg any) {
+	switch m := msg.(type) {
+	case *banana.Call:
+		if m.Target == 0 {
+			p.serve(m, nil)
+			return
+		}
+		p.dispatch(m)
+	case *banana.Answer:
+		v, err := p.inbound(m.Value)
+		p.resolve(m.ReqID, callResult{value: v, err: err})
+	case *banana.ErrorMsg:
+		f := m.Failure
+		p.resolve(m.ReqID, callResult{err: &RemoteError{Type: f.Type, Value: f.Value, Traceback: f.Traceback}})
+	}
+}
+
+// dispatch queues a call behind its target's earlier calls.
+func (p *pbConn) dispatch(c *banana.Call) {
+	p.mu.Lock()
+	if p.queued >= maxQueuedCalls {
+		p.mu.Unlock()
+		if c.ReqID != 0 {
+			p.b.out.sendError(c.ReqID, &RemoteError{Type: violationType,
+				Value: fmt.Sprintf("more than %d calls in progress on this connection", maxQueuedCalls)})
+		}
+		return
+	}
+	if p.queues == nil {
+		p.queues = make(map[int64]*callQueue)
+	}
+	q := p.queues[c.Target]
+	if q == nil {
+		q = &callQueue{}
+		p.queues[c.Target] = q
+	}
+	q.calls = append(q.calls, c)
+	p.queued++
+	start := !q.running
+	q.running = true
+	p.mu.Unlock()
+	if start && !p.b.t.spawn(func() { p.drain(c.Target, q) }) {
+		p.mu.Lock()
+		delete(p.queues, c.Target)
+		p.queued -= len(q.calls)
+		p.mu.Unlock()
+	}
+}
+
+// drain serves one target's calls in order until its queue is empty.
+func (p *pbConn) drain(target int64, q *callQueue) {
+	for {
+		p.mu.Lock()
+		if len(q.calls) == 0 || p.ctx.Err() != nil {
+			p.queued -= len(q.calls)
+			q.calls, q.running = nil, false
+			delete(p.queues, target)
+			p.mu.Unlock()
+			return
+		}
+		c := q.calls[0]
+		q.calls[0] = nil
+		q.calls = q.calls[1:]
+		p.mu.Unlock()
+		p.serve(c, q)
+		p.mu.Lock()
+		p.queued--
+		p.mu.Unlock()
+	}
+}
+
+// serve runs one call and queues its answer.
+func (p *pbConn) serve(c *banana.Call, _ *callQueue) {
+	result, quiet, err := p.invoke(c)
+	if !quiet || err != nil {
+		ev := snapshot.Event{Kind: snapshot.KindCall, BrokerID: p.b.id, PeerTubID: p.b.peer, Message: c.Method}
+		if err != nil {
+			ev.Err = err.Error()
+		}
+		p.b.t.post(func(st *state) { p.b.t.emitLocked(st, ev) })
+	}
 	if c.ReqID == 0 {
 		return
 	}
 	if err != nil {
-		f := failureOf(err)
-		_ = p.send(func(enc *banana.Encoder, dst []byte) ([]byte, error) { return enc.AppendError(dst, c.ReqID, f) })
+		p.b.out.sendError(c.ReqID, err)
 		return
 	}
-	_ = p.send(func(enc *banana.Encoder, dst []byte) ([]byte, error) {
-		p.mu.Lock()
-		v := p.outbound(result)
-		p.mu.Unlock()
-		return enc.AppendAnswer(dst, c.ReqID, v)
-	})
+	p.b.out.enqueue(outMsg{answer: true, reqID: c.ReqID, value: result})
 }
 
-func (p *pbConn) dispatch(ctx context.Context, c *banana.Call) (any, error) {
+func (p *pbConn) invoke(c *banana.Call) (result any, quiet bool, err error) {
 	args := make([]any, len(c.Args))
 	for i, a := range c.Args {
 		v, err := p.inbound(a)
 		if err != nil {
-			return nil, &RemoteError{Type: "foolscap.tokens.Violation", Value: err.Error()}
+			return nil, false, &RemoteError{Type: violationType, Value: err.Error()}
 		}
 		args[i] = v
 	}
@@ -464,24 +578,29 @@ func (p *pbConn) dispatch(ctx context.Context, c *banana.Call) (any, error) {
 	for _, kv := range c.Kwargs {
 		v, err := p.inbound(kv.Value)
 		if err != nil {
-			return nil, &RemoteError{Type: "foolscap.tokens.Violation", Value: err.Error()}
+			return nil, false, &RemoteError{Type: violationType, Value: err.Error()}
 		}
 		kwargs[kv.Key] = v
 	}
 	if c.Target == 0 {
-		return p.brokerMethod(c.Method, kwargs, args)
+		v, err := p.brokerMethod(c.Method, kwargs, args)
+		return v, false, err
 	}
 	p.mu.Lock()
 	e := p.exports[c.Target]
 	p.mu.Unlock()
 	if e == nil {
-		return nil, &RemoteError{Type: "builtins.KeyError", Value: fmt.Sprintf("unknown clid %d", c.Target)}
+		return nil, false, &RemoteError{Type: "builtins.KeyError", Value: fmt.Sprintf("unknown clid %d", c.Target)}
 	}
-	return e.obj.RemoteCall(ctx, c.Method, args, kwargs)
+	if q, ok := e.obj.(Quiet); ok {
+		quiet = q.QuietCalls()
+	}
+	v, err := e.obj.RemoteCall(p.ctx, c.Method, args, kwargs)
+	return v, quiet, err
 }
 
 // brokerMethod serves CLID 0, the remote Broker: getReferenceByName,
-// decref and decgift.
+// decref and decgift. None of them blocks.
 func (p *pbConn) brokerMethod(method string, kwargs map[string]any, args []any) (any, error) {
 	arg := func(name string, pos int) any {
 		if v, ok := kwargs[name]; ok {
@@ -512,8 +631,7 @@ func (p *pbConn) brokerMethod(method string, kwargs map[string]any, args []any) 
 		if e := p.exports[clid]; e != nil {
 			e.sends -= count
 			if e.sends <= 0 {
-				delete(p.exports, clid)
-				delete(p.byObject, e.obj)
+				p.retireLocked(clid, e)
 			}
 		}
 		p.mu.Unlock()
@@ -558,87 +676,4 @@ func failureOf(err error) *banana.Failure {
 	}
 	return &banana.Failure{Type: re.Type, Value: re.Value, Traceback: tb,
 		Parents: []string{re.Type, "builtins.Exception", "builtins.BaseException", "builtins.object"}}
-}
-
-// FormatValue renders a call result for people: JSON-like, bytes as
-// b"...", references by FURL.
-func FormatValue(v any) string {
-	var sb strings.Builder
-	formatValue(&sb, v)
-	return sb.String()
-}
-
-func formatValue(sb *strings.Builder, v any) {
-	switch x := v.(type) {
-	case nil:
-		sb.WriteString("None")
-	case bool:
-		if x {
-			sb.WriteString("True")
-		} else {
-			sb.WriteString("False")
-		}
-	case string:
-		fmt.Fprintf(sb, "%q", x)
-	case []byte:
-		fmt.Fprintf(sb, "b%q", x)
-	case []any:
-		formatSeq(sb, "[", "]", x)
-	case banana.List:
-		formatSeq(sb, "[", "]", x)
-	case banana.Tuple:
-		formatSeq(sb, "(", ")", x)
-	case banana.Set:
-		formatSeq(sb, "{", "}", x)
-	case banana.Dict:
-		sb.WriteString("{")
-		for i, e := range x {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			formatValue(sb, e.Key)
-			sb.WriteString(": ")
-			formatValue(sb, e.Value)
-		}
-		sb.WriteString("}")
-	case *RemoteReference:
-		fmt.Fprintf(sb, "<RemoteReference clid=%d %s>", x.clid, x.furl)
-	default:
-		fmt.Fprintf(sb, "%v", x)
-	}
-}
-
-func formatSeq(sb *strings.Builder, open, close string, items []any) {
-	sb.WriteString(open)
-	for i, e := range items {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		formatValue(sb, e)
-	}
-	sb.WriteString(close)
-}
-
-// OnDisconnect runs f (on the tub's state goroutine; keep it short) when
-// the reference's connection goes away, with the reason. It runs at once
-// if the connection is already gone.
-func (r *RemoteReference) OnDisconnect(f func(reason string)) {
-	b := r.b
-	b.t.post(func(st *state) {
-		if b.state == brokerClosed {
-			f("already disconnected")
-			return
-		}
-		b.observers = append(b.observers, f)
-	})
-}
-
-// deadErr is the error for a call on a broker that is gone.
-func (p *pbConn) deadErr(err error) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dead != nil {
-		return p.dead
-	}
-	return err
 }

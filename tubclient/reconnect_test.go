@@ -6,7 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/tubscope/tubscope/tubclient/memnet"
+	"github.com/tubscope/tubscope/tubclient/internal/memnet"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 

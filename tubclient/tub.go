@@ -1,8 +1,14 @@
 // Package tubclient is tubscope's live tub: identity, FURLs, listeners,
 // connectors, brokers, the master and slave tables, reconnectors,
 // keepalives, a minimal Banana/PB layer, fault injection hooks and a typed
-// event stream. One goroutine owns each tub's state; everything else asks
-// it through closures and reads immutable snapshots.
+// event stream.
+//
+// One goroutine (run) owns each tub's state. A connection passes through
+// three owners: the goroutine negotiating it (handshake.go), the state
+// goroutine that decides and attaches it (decide.go), and then its broker's
+// reader and writer (broker.go, writer.go). It ends through one close path
+// (close.go). Everything the inspector sees is an immutable snapshot the
+// state goroutine publishes (publish.go) and events it emits.
 package tubclient
 
 import (
@@ -11,7 +17,6 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -19,6 +24,7 @@ import (
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
+	"github.com/tubscope/tubscope/tubclient/snapshot/activity"
 )
 
 // ErrClosed is returned by calls on a tub that has been closed.
@@ -35,24 +41,27 @@ type Tub struct {
 	quit   chan struct{}
 	closed atomic.Bool
 	runWG  sync.WaitGroup // the state goroutine
-	// wg counts every other goroutine the tub starts (listeners,
-	// negotiations, broker readers, reconnectors, pings, closes); spawn
-	// refuses new ones once Close has begun, so Add never races Wait.
+	// wg counts every other goroutine the tub starts; spawn refuses new
+	// ones once Close has begun, so Add never races Wait.
 	spawnMu sync.Mutex
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	hub      hub
-	eventSeq atomic.Uint64
-	nextID   atomic.Uint64
+	hub    hub
+	nextID atomic.Uint64
 
 	svcMu    sync.RWMutex
 	services map[string]Object // swissnum → object
-	location []Hint
 
 	lnMu      sync.Mutex
 	listeners []net.Listener
+	location  []Hint
+
+	// published is the newest snapshot; pubWanted asks the state goroutine
+	// to keep it fresh (nobody watching costs nothing).
+	published atomic.Pointer[snapshot.Snapshot]
+	pubWanted atomic.Bool
 
 	st *state // owned by the run goroutine
 }
@@ -62,44 +71,49 @@ type state struct {
 	incarnation string
 	incCount    int
 	policy      negotiation.Policy
-	brokers     map[uint64]*Broker // every broker, negotiating ones included
-	byPeer      map[string]*Broker // the established broker per peer
-	master      map[string]*snapshot.MasterEntry
-	slave       map[string]*snapshot.SlaveEntry
-	peers       map[string]*peerInfo
-	decisions   []snapshot.Decision // ring
-	decHead     int
-	decTotal    uint64
-	zombies     []net.Conn // sockets left open by silent restarts and lost decisions
-	reconns     map[*Reconnector]struct{}
-	probes      map[*Broker][]*pendingProbe
-	// loseDecision holds peers ("" for any) whose next decision from us is
-	// to be lost on the wire.
-	loseDecision map[string]bool
-}
 
-type peerInfo struct {
-	tubid        string
-	nickname     string
-	hints        []Hint
-	incarnations []snapshot.IncarnationSeen
-	clone        bool
-	lastIncIdx   int
-	lastAccept   time.Time // our last accept of its offer, as master
+	pending map[uint64]*pending // connections still negotiating
+	brokers map[uint64]*Broker  // attached connections
+	byPeer  map[string]*Broker  // the established broker per peer
+	dials   map[string]*dial    // the one active outbound attempt per peer
+	master  map[string]*snapshot.MasterEntry
+	slave   map[string]*snapshot.SlaveEntry
+	peers   map[string]*peerInfo
+	evicted map[string]eviction // peers forgotten to bound memory
+
+	decisions []snapshot.Decision // ring
+	decHead   int
+	decTotal  uint64
+
+	zombies []net.Conn // sockets left open by silent restarts and lost decisions
+	reconns map[*Reconnector]struct{}
+	probes  map[*Broker][]*pendingProbe
+	// loseDecision holds peers ("" for any) whose next decision is to be
+	// lost on the wire.
+	loseDecision map[string]bool
+
+	activity *activity.Recorder
+
+	eventSeq uint64
+	changed  bool // something a snapshot shows changed since the last publish
+	version  uint64
+	lastPub  time.Time
 }
 
 // New creates and starts a tub (without listeners; call Listen).
 func New(cfg Config) (*Tub, error) {
-	cfg.fill()
-	kex, err := ParseKeyExchange(string(cfg.KeyExchange))
-	if err != nil {
+	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	cfg.KeyExchange = kex
 	if cfg.Identity == nil {
 		var id *Identity
+		var err error
 		if cfg.KeyFile != "" {
-			id, err = LoadOrCreateIdentity(cfg.KeyFile)
+			var warnings []string
+			id, warnings, err = LoadOrCreateIdentityWarn(cfg.KeyFile)
+			for _, w := range warnings {
+				cfg.Logger.Warn(w, "key", cfg.KeyFile)
+			}
 		} else {
 			id, err = NewIdentity()
 		}
@@ -122,20 +136,27 @@ func New(cfg Config) (*Tub, error) {
 			incarnation:  newIncarnation(),
 			incCount:     1,
 			policy:       cfg.Policy,
+			pending:      make(map[uint64]*pending),
 			brokers:      make(map[uint64]*Broker),
 			byPeer:       make(map[string]*Broker),
+			dials:        make(map[string]*dial),
 			master:       make(map[string]*snapshot.MasterEntry),
 			slave:        make(map[string]*snapshot.SlaveEntry),
 			peers:        make(map[string]*peerInfo),
+			evicted:      make(map[string]eviction),
 			reconns:      make(map[*Reconnector]struct{}),
 			probes:       make(map[*Broker][]*pendingProbe),
 			loseDecision: make(map[string]bool),
+			activity:     activity.New(0, 0, 0),
 		},
 	}
 	t.tlsServer, t.tlsClient = t.tlsConfig(true), t.tlsConfig(false)
 	t.runWG.Add(1)
 	go t.run()
-	t.emit(snapshot.Event{Kind: snapshot.KindIncarnation, Incarnation: t.st.incarnation, Message: "tub started"})
+	_ = t.do(func(st *state) {
+		t.emitLocked(st, snapshot.Event{Kind: snapshot.KindIncarnation, Incarnation: st.incarnation, Message: "tub started"})
+		t.publishLocked(st)
+	})
 	return t, nil
 }
 
@@ -159,20 +180,26 @@ func (t *Tub) Config() Config { return t.cfg }
 // run is the state goroutine: the only code that touches t.st.
 func (t *Tub) run() {
 	defer t.runWG.Done()
-	tick := t.tickInterval()
-	var ticker *time.Ticker
 	var tickC <-chan time.Time
-	if tick > 0 {
-		ticker = time.NewTicker(tick)
+	if tick := t.tickInterval(); tick > 0 {
+		ticker := time.NewTicker(tick)
 		defer ticker.Stop()
 		tickC = ticker.C
 	}
+	pub := time.NewTicker(publishEvery)
+	defer pub.Stop()
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
 	for {
 		select {
 		case op := <-t.ops:
 			op(t.st)
 		case <-tickC:
 			t.checkLiveness(t.st)
+		case <-pub.C:
+			t.maybePublish(t.st)
+		case <-sweep.C:
+			t.evictIdlePeers(t.st, time.Now())
 		case <-t.quit:
 			// Drain pending closures so callers waiting on them return.
 			for {
@@ -195,17 +222,13 @@ func (t *Tub) do(f func(*state)) error {
 	case <-t.quit:
 		return ErrClosed
 	}
-	select {
-	case <-done:
-		return nil
-	case <-t.quit:
-		// The run goroutine drains ops on quit, so done will close.
-		<-done
-		return nil
-	}
+	// The run goroutine drains ops on quit, so done always closes.
+	<-done
+	return nil
 }
 
-// post runs f on the state goroutine without waiting.
+// post runs f on the state goroutine without waiting. Posts from one
+// goroutine run in the order they were made.
 func (t *Tub) post(f func(*state)) {
 	select {
 	case t.ops <- f:
@@ -213,12 +236,16 @@ func (t *Tub) post(f func(*state)) {
 	}
 }
 
-func (t *Tub) emit(ev snapshot.Event) {
-	ev.Seq = t.eventSeq.Add(1)
+// emitLocked publishes an event. Only the state goroutine emits, so Seq
+// follows the order in which the state changed.
+func (t *Tub) emitLocked(st *state, ev snapshot.Event) {
+	st.eventSeq++
+	ev.Seq = st.eventSeq
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
 	ev.TubID = t.id.TubID
+	st.changed = true
 	t.hub.publish(ev)
 }
 
@@ -257,10 +284,13 @@ func (t *Tub) Close() error {
 	t.cancel()
 	_ = t.do(func(st *state) {
 		for r := range st.reconns {
-			r.stopLocked()
+			r.cancel()
 		}
-		for _, b := range st.brokers {
-			b.closeConn()
+		for _, id := range sortedIDs(st.pending) {
+			t.endLocked(st, id, ending{reason: snapshot.CloseTubClosed, detail: "the tub closed"})
+		}
+		for _, id := range sortedIDs(st.brokers) {
+			t.endLocked(st, id, ending{reason: snapshot.CloseTubClosed, detail: "the tub closed"})
 		}
 		for _, z := range st.zombies {
 			z.Close()
@@ -286,7 +316,7 @@ func (t *Tub) Policy() string {
 func (t *Tub) SetPolicy(p negotiation.Policy) error {
 	return t.do(func(st *state) {
 		st.policy = p
-		t.emit(snapshot.Event{Kind: snapshot.KindPolicy, Message: "policy " + p.Name()})
+		t.emitLocked(st, snapshot.Event{Kind: snapshot.KindPolicy, Message: "policy " + p.Name()})
 	})
 }
 
@@ -297,50 +327,10 @@ func (t *Tub) Incarnation() string {
 	return inc
 }
 
-func (st *state) peer(tubid string) *peerInfo {
-	p := st.peers[tubid]
-	if p == nil {
-		p = &peerInfo{tubid: tubid, lastIncIdx: -1}
-		st.peers[tubid] = p
-	}
-	return p
-}
-
-// sawIncarnation records an offer's incarnation. Going back to an
-// incarnation seen before another one means two processes share the key.
-func (t *Tub) sawIncarnation(st *state, tubid, inc string, now time.Time) {
-	if inc == "" {
-		return
-	}
-	p := st.peer(tubid)
-	for i := range p.incarnations {
-		rec := &p.incarnations[i]
-		if rec.Incarnation != inc {
-			continue
-		}
-		rec.LastSeen = now
-		rec.Offers++
-		if p.lastIncIdx != i && p.lastIncIdx >= 0 && !p.clone {
-			p.clone = true
-			t.emit(snapshot.Event{Kind: snapshot.KindClone, PeerTubID: tubid, Incarnation: inc,
-				Message: fmt.Sprintf("incarnation %s came back after %s: two processes share this tubid",
-					inc, p.incarnations[p.lastIncIdx].Incarnation)})
-		}
-		p.lastIncIdx = i
-		return
-	}
-	p.incarnations = append(p.incarnations, snapshot.IncarnationSeen{Incarnation: inc, FirstSeen: now, LastSeen: now, Offers: 1})
-	p.lastIncIdx = len(p.incarnations) - 1
-	const maxIncarnations = 64
-	if len(p.incarnations) > maxIncarnations {
-		p.incarnations = p.incarnations[1:]
-		p.lastIncIdx--
-	}
-}
-
 func (t *Tub) logDecision(st *state, d snapshot.Decision) {
 	st.decTotal++
 	d.Seq = st.decTotal
+	st.changed = true
 	// The ring grows on demand: most tubs (a storm's thousands of
 	// clients) log a handful of decisions, not DecisionLogSize.
 	if len(st.decisions) < t.cfg.DecisionLogSize {
@@ -349,4 +339,11 @@ func (t *Tub) logDecision(st *state, d snapshot.Decision) {
 	}
 	st.decisions[st.decHead] = d
 	st.decHead = (st.decHead + 1) % len(st.decisions)
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }

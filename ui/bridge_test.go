@@ -13,7 +13,7 @@ import (
 func burst(n int) []snapshot.Event {
 	evs := make([]snapshot.Event, n)
 	for i := range evs {
-		evs[i] = snapshot.Event{Seq: uint64(i + 1), Kind: snapshot.KindPing, Time: t0}
+		evs[i] = snapshot.Event{Seq: uint64(i + 1), Kind: snapshot.KindCall, Time: t0}
 	}
 	return evs
 }
@@ -50,7 +50,7 @@ func TestBurstFoldsIntoFewBatches(t *testing.T) {
 		t.Fatalf("absorbed %d events, %d left in the feed", h.m.src().eventsSeen, e.feed.pending())
 	}
 	if len(h.m.src().events) != 0 {
-		t.Fatal("pings reached the events pane")
+		t.Fatal("routine calls reached the events pane")
 	}
 }
 

@@ -716,7 +716,7 @@ func TestEventsPaneAndStatusLine(t *testing.T) {
 	h := newHarness(t, e, Options{})
 	evs := []snapshot.Event{
 		{Seq: 1, Kind: snapshot.KindFault, Time: t0, PeerTubID: tubid("carol"), Message: "demo: carol lost power"},
-		{Seq: 2, Kind: snapshot.KindPing, Time: t0},
+		{Seq: 2, Kind: snapshot.KindCall, Time: t0},
 		{Seq: 3, Kind: snapshot.KindBrokerDetached, Time: t0.Add(time.Second), BrokerID: 3, PeerTubID: tubid("carol"), Close: snapshot.CloseReplaced,
 			Reason: "replaced by a new connection (new-incarnation)"},
 		{Seq: 4, Kind: snapshot.KindCall, Time: t0},

@@ -8,7 +8,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 )
 
 // runner carries one run's options and the figures later rows compare
@@ -43,7 +43,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		"tubscope bench (%s) — GOMAXPROCS=%d, NumCPU=%d, %s %s/%s; N=%d, idle=%d, throughput runs %s; RLIMIT_NOFILE=%d",
 		mode, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		o.N, o.Idle, o.Duration, fds)}}
-	r.peer, r.peerErr = selfPeer()
+	r.peer, r.peerErr = selfPeer(o.SelfExec)
 	switch {
 	case o.NoFoolscap:
 		r.foolscap = errors.New("skipped: --no-foolscap")

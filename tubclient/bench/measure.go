@@ -20,7 +20,9 @@ import (
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/pyvalue"
+	"github.com/tubscope/tubscope/tubclient/service"
 )
 
 // raiseFDLimit lifts RLIMIT_NOFILE to at least want (both limits when the
@@ -133,7 +135,7 @@ func startMaster(cfg tubclient.Config) (*tubclient.Tub, string, error) {
 		t.Close()
 		return nil, "", err
 	}
-	furl, err := t.Register("echo", tubclient.BuiltinService())
+	furl, err := t.Register("echo", service.Builtin())
 	if err != nil {
 		t.Close()
 		return nil, "", err
@@ -158,7 +160,7 @@ func callOnce(ctx context.Context, t *tubclient.Tub, furl string) (*tubclient.Re
 		return ref, err
 	}
 	if got != "pong" {
-		return ref, fmt.Errorf("ping answered %v", tubclient.FormatValue(got))
+		return ref, fmt.Errorf("ping answered %v", pyvalue.Format(got))
 	}
 	return ref, nil
 }

@@ -19,6 +19,10 @@ type Options struct {
 	Duration time.Duration
 	// NoFoolscap skips the rows and columns that need a Foolscap 21.7 peer.
 	NoFoolscap bool
+	// SelfExec, when set, is the tubscope executable: the idle and storm
+	// rows then run their clients as child processes of it (its hidden
+	// bench-peer subcommand). Unset (a test binary), they stay in process.
+	SelfExec string
 }
 
 const (

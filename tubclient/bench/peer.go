@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
@@ -77,16 +75,12 @@ func closeTubs(tubs []*tubclient.Tub) {
 // (PeerIdle or PeerStorm) against furl with n clients.
 type peerStarter func(ctx context.Context, mode, furl string, n int) *exec.Cmd
 
-// selfPeer re-executes this binary's bench-peer subcommand. A test binary
-// has no such subcommand, so there it is nil and the idle row stays in
-// process.
-func selfPeer() (peerStarter, error) {
-	if testing.Testing() {
-		return nil, errors.New("a test binary cannot re-execute itself as " + PeerCommand)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// selfPeer re-executes exe's bench-peer subcommand. Without an
+// executable (a test binary has no such subcommand) it is nil and the rows
+// stay in process.
+func selfPeer(exe string) (peerStarter, error) {
+	if exe == "" {
+		return nil, errors.New("no tubscope executable to run as " + PeerCommand)
 	}
 	return func(ctx context.Context, mode, furl string, n int) *exec.Cmd {
 		return exec.CommandContext(ctx, exe, PeerCommand, "--mode", mode, "--furl", furl, "--n", strconv.Itoa(n))

@@ -15,6 +15,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/service"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -124,7 +125,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.furl, err = queen.Register("demo", tubclient.BuiltinService()); err != nil {
+	if d.furl, err = queen.Register("demo", service.Builtin()); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/pyvalue"
+	"github.com/tubscope/tubscope/tubclient/service"
 )
 
 // ServeOptions are `tubscope serve`'s flags.
@@ -98,7 +100,7 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 	if name == "" {
 		name = "tubscope"
 	}
-	furl, err := t.Register(name, tubclient.BuiltinService())
+	furl, err := t.Register(name, service.Builtin())
 	if err != nil {
 		return err
 	}
@@ -206,5 +208,5 @@ func FormatValue(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return tubclient.FormatValue(v)
+	return pyvalue.Format(v)
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"go.uber.org/goleak"
 )

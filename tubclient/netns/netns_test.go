@@ -18,7 +18,7 @@ import (
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -94,7 +94,7 @@ func setup(t *testing.T) *env {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	pyLib, err := filepath.Abs(filepath.Join("..", "pypeer", "testdata"))
+	pyLib, err := filepath.Abs(filepath.Join("..", "internal", "pypeer", "py"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tubscope/tubscope/tubclient/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
 )
 
 const (

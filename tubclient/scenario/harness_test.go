@@ -15,7 +15,8 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
-	"github.com/tubscope/tubscope/tubclient/memnet"
+	"github.com/tubscope/tubscope/tubclient/internal/memnet"
+	"github.com/tubscope/tubscope/tubclient/service"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -111,7 +112,7 @@ func (w *world) addNode(name string, cfg tubclient.Config, listeners ...[]string
 		}
 	}
 	if len(listeners) > 0 {
-		if n.furl, err = tub.Register("svc", tubclient.BuiltinService()); err != nil {
+		if n.furl, err = tub.Register("svc", service.Builtin()); err != nil {
 			w.t.Fatal(err)
 		}
 	}

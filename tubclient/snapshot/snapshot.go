@@ -50,6 +50,8 @@ type Broker struct {
 	LastReceived     time.Time
 	LastSent         time.Time
 	PingsOutstanding int
+	PingsSent        uint64 // keepalive and probe PINGs sent on this connection
+	PongsReceived    uint64
 	RTT              time.Duration // last measured PING/PONG round trip
 	Faults           string        // active fault injection, "" when none
 	TLS              string        // e.g. "TLS 1.3 X25519MLKEM768"; "" before the handshake
@@ -345,8 +347,6 @@ const (
 	KindBrokerAttached     Kind = "broker-attached"
 	KindBrokerDetached     Kind = "broker-detached"
 	KindBrokerSuspect      Kind = "broker-suspect"
-	KindPing               Kind = "ping"
-	KindPong               Kind = "pong"
 	KindReconnectScheduled Kind = "reconnect-scheduled"
 	KindNegotiationFailed  Kind = "negotiation-failed"
 	KindIncarnation        Kind = "incarnation"  // this tub started or restarted

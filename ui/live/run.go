@@ -9,6 +9,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/demo"
+	"github.com/tubscope/tubscope/tubclient/service"
 	"github.com/tubscope/tubscope/ui"
 )
 
@@ -90,7 +91,7 @@ func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
 			return fail(err)
 		}
 	}
-	if _, err := t.Register(ServiceName, tubclient.BuiltinService()); err != nil {
+	if _, err := t.Register(ServiceName, service.Builtin()); err != nil {
 		return fail(err)
 	}
 	for _, s := range o.FURLs {

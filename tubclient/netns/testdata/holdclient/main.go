@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/pyvalue"
 )
 
 // callTimeout bounds each connect and call so a dead path shows up as an
@@ -70,6 +71,6 @@ func call(tub *tubclient.Tub, furl, method string, args ...any) (string, error) 
 	if err != nil {
 		return method, err
 	}
-	fmt.Printf("ok %s %s\n", method, tubclient.FormatValue(v))
+	fmt.Printf("ok %s %s\n", method, pyvalue.Format(v))
 	return method, nil
 }

@@ -13,6 +13,7 @@ import sys
 from twisted.internet import defer, reactor
 from twisted.python.failure import Failure
 
+from foolscap.api import Referenceable
 from foolscap.referenceable import SturdyRef
 
 import peerlib
@@ -28,6 +29,14 @@ def error_fields(f):
         fields["error"] = text[len(REMOTE_PREFIX):]
         fields["detail"] = text
     return fields
+
+
+class Notifier(Referenceable):
+    """What a server may call back: notify(x) answers ["notified", x]."""
+
+    def remote_notify(self, x):
+        emit("notified", value=x)
+        return ["notified", x]
 
 
 class Client(object):
@@ -135,6 +144,13 @@ class Client(object):
                 emit("error", cmd=verb, error="ARGS_JSON must be a JSON array")
                 return None
             return self.call(parts[1], args, verb)
+        if verb == "callback":
+            # call METHOD(notifier, ARG): the server calls notify back on
+            # this connection before it answers.
+            if len(parts) < 3:
+                emit("error", cmd=verb, error="usage: callback METHOD ARG_JSON")
+                return None
+            return self.call(parts[1], [Notifier(), json.loads(parts[2])], verb)
         if verb == "reconnect":
             return self.reconnect(verb)
         if verb == "forget":

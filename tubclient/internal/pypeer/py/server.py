@@ -34,6 +34,25 @@ class Echo(Referenceable):
         self._called("ref")
         return Echo("ref")
 
+    def remote_callback(self, observer, x):
+        # The observer pattern: call back the caller's object over the same
+        # connection, and answer only once it has answered.
+        self._called("callback", x)
+        d = observer.callRemote("notify", x)
+        d.addCallback(lambda answer: ["called back", answer])
+        return d
+
+    def remote_notify_only(self, observer, x):
+        # A fire-and-forget call back, answered at once.
+        self._called("notify_only", x)
+        observer.callRemoteOnly("notify", x)
+        return "sent"
+
+    def remote_interface_of(self, ref):
+        # The RemoteInterface name the reference arrived with.
+        self._called("interface_of")
+        return ref.tracker.interfaceName
+
 
 def main():
     p = argparse.ArgumentParser()

@@ -40,7 +40,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -48,7 +47,7 @@ import (
 // which is where python3-foolscap is installed.
 const Python = "/usr/bin/python3"
 
-//go:embed testdata/*.py
+//go:embed py/*.py
 var scripts embed.FS
 
 // startTimeout bounds a peer's startup when the caller's context has no
@@ -70,9 +69,17 @@ var availability = sync.OnceValue(func() error {
 // Available reports whether Python with Foolscap can be run.
 func Available() error { return availability() }
 
+// TB is the part of testing.TB that Require needs; taking it as an
+// interface keeps the testing package out of the binaries that run peers.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
 // Require skips the test when the peers cannot run, unless CI is set, in
 // which case a missing peer is a failure rather than a silent skip.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	err := Available()
 	if err == nil {
@@ -97,7 +104,7 @@ func writeScripts() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = fs.WalkDir(scripts, "testdata", func(path string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(scripts, "py", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

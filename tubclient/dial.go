@@ -5,51 +5,113 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
-// connectBroker returns an established broker to f's tub, dialing every
-// hint in parallel when there is none (or always, when force is set: the
-// new connection is offered beside the old one, which is the duplicate
-// case). The first hint to finish negotiating wins; the rest are cancelled.
-func (t *Tub) connectBroker(ctx context.Context, f FURL, force bool) (*Broker, error) {
+// dial is the one active outbound attempt to a peer. Callers that do not
+// force a new connection join it and all get its broker or its error
+// (as go-libp2p's dial_sync does); it runs on the tub's context, not on any
+// caller's, and is cancelled when every caller has gone.
+type dial struct {
+	peer   string
+	done   chan struct{}
+	b      *Broker
+	err    error
+	refs   int
+	cancel context.CancelFunc
+}
+
+// connect returns an established broker to f's tub. Without force it
+// reuses the established broker or joins the active attempt; with force it
+// starts a new attempt beside them (the duplicate case).
+func (t *Tub) connect(ctx context.Context, f FURL, force bool) (*Broker, error) {
 	if f.TubID == t.id.TubID {
 		return nil, errors.New("refusing to connect to self")
 	}
-	var existing *Broker
-	if err := t.do(func(st *state) {
+	var b *Broker
+	var d *dial
+	err := t.do(func(st *state) {
 		p := st.peer(f.TubID)
-		if len(f.Hints) > 0 {
-			p.hints = f.Hints
+		if len(f.Hints) > 0 || len(f.Skipped) > 0 {
+			p.hints, p.skipped = f.Hints, f.Skipped
 		}
-		existing = st.byPeer[f.TubID]
-	}); err != nil {
+		if !force {
+			if b = st.byPeer[f.TubID]; b != nil {
+				return
+			}
+			if d = st.dials[f.TubID]; d != nil {
+				d.refs++
+				return
+			}
+		}
+		d = t.startDialLocked(st, f)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if existing != nil && !force {
-		return existing, nil
+	if b != nil {
+		return b, nil
 	}
+	select {
+	case <-d.done:
+		return d.b, d.err
+	case <-ctx.Done():
+		t.post(func(st *state) {
+			if d.refs--; d.refs == 0 {
+				d.cancel()
+			}
+		})
+		return nil, ctx.Err()
+	}
+}
+
+// startDialLocked starts an attempt on every usable hint at once. The
+// first to finish negotiating wins; the rest are cancelled.
+func (t *Tub) startDialLocked(st *state, f FURL) *dial {
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.NegotiationTimeout)
+	d := &dial{peer: f.TubID, done: make(chan struct{}), refs: 1, cancel: cancel}
+	if st.dials[f.TubID] == nil {
+		st.dials[f.TubID] = d
+	}
+	st.changed = true
 	last := &negotiation.Connection{MasterIncarnation: "none"}
-	if err := t.do(func(st *state) {
-		if e := st.slave[f.TubID]; e != nil {
-			last = &negotiation.Connection{MasterIncarnation: e.MasterIncarnation, SeqNum: e.SeqNum}
-		}
-	}); err != nil {
-		return nil, err
+	if e := st.slave[f.TubID]; e != nil {
+		last = &negotiation.Connection{MasterIncarnation: e.MasterIncarnation, SeqNum: e.SeqNum}
 	}
-	if len(f.Hints) == 0 {
-		return nil, fmt.Errorf("no location hints for tub %s", f.TubID)
+	finish := func(b *Broker, err error) {
+		cancel()
+		t.post(func(st *state) {
+			if st.dials[d.peer] == d {
+				delete(st.dials, d.peer)
+			}
+			st.changed = true
+			if err != nil {
+				t.peerAttemptFailed(st, d.peer, time.Now(), err, isRefused(err))
+			}
+			d.b, d.err = b, err
+			close(d.done)
+		})
 	}
+	if err := f.Usable(); err != nil {
+		finish(nil, err)
+		return d
+	}
+	if !t.spawn(func() { finish(t.dialHints(ctx, f, newAttemptID(), last)) }) {
+		finish(nil, ErrClosed)
+	}
+	return d
+}
+
+// dialHints races the hints of one attempt.
+func (t *Tub) dialHints(ctx context.Context, f FURL, attempt string, last *negotiation.Connection) (*Broker, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(t.ctx, cancel)
-	defer stop()
-
-	attempt := newAttemptID()
 	type result struct {
 		b   *Broker
 		err error
@@ -86,51 +148,67 @@ func (t *Tub) connectBroker(ctx context.Context, f FURL, force bool) (*Broker, e
 	return nil, errors.Join(errs...)
 }
 
-// GetReference connects to f's tub (reusing an established broker) and
-// fetches the object named by its swissnum.
+// isRefused tells an address that refused or could not be reached from a
+// peer that answered and then failed.
+func isRefused(err error) bool {
+	var ne *NegotiationError
+	if errors.As(err, &ne) && ne.Phase == "connect" {
+		return true
+	}
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// GetReference connects to f's tub (reusing an established broker, or
+// joining an attempt already under way) and fetches the object named by
+// its swissnum.
 func (t *Tub) GetReference(ctx context.Context, furl string) (*RemoteReference, error) {
 	f, err := ParseFURL(furl)
 	if err != nil {
 		return nil, err
 	}
-	b, err := t.connectBroker(ctx, f, false)
+	b, err := t.connect(ctx, f, false)
 	if err != nil {
 		return nil, err
 	}
 	return b.pb.getReferenceByName(ctx, f.Swissnum)
 }
 
-// ForceReconnect opens a new connection to peer beside the established one.
-// It returns at once; the outcome arrives as events.
+// ForceReconnect opens a new connection to peer beside the established
+// one, or dials now (resetting the backoff) when there is none. It
+// returns at once; the outcome arrives as events.
 func (t *Tub) ForceReconnect(peer string) error {
 	var f FURL
+	var recons []*Reconnector
 	if err := t.do(func(st *state) {
 		if p := st.peers[peer]; p != nil {
-			f = FURL{TubID: peer, Hints: p.hints}
+			f = FURL{TubID: peer, Hints: p.hints, Skipped: p.skipped}
+		}
+		for r := range st.reconns {
+			if r.furl.TubID == peer {
+				recons = append(recons, r)
+			}
 		}
 	}); err != nil {
 		return err
 	}
 	if len(f.Hints) == 0 {
+		if err := f.Usable(); err != nil && len(f.Skipped) > 0 {
+			return err
+		}
 		return fmt.Errorf("no hints known for %s: it dialed in, so it must reconnect itself", short(peer))
 	}
+	for _, r := range recons {
+		r.Reset()
+	}
 	if !t.spawn(func() {
-		ctx, cancel := context.WithTimeout(t.ctx, t.cfg.NegotiationTimeout)
-		defer cancel()
-		if _, err := t.connectBroker(ctx, f, true); err != nil {
+		if _, err := t.connect(t.ctx, f, true); err != nil {
 			t.cfg.Logger.Info("forced reconnect failed", "peer", peer, "err", err)
 		}
 	}) {
 		return ErrClosed
 	}
 	return nil
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // Reconnector keeps a reference to one FURL alive, retrying with
@@ -162,7 +240,11 @@ func (t *Tub) ConnectTo(furl string, onRef func(*RemoteReference)) (*Reconnector
 	ctx, cancel := context.WithCancel(t.ctx)
 	r := &Reconnector{t: t, furl: f, raw: furl, cancel: cancel, kick: make(chan struct{}, 1), onRef: onRef,
 		state: snapshot.Connecting}
-	if err := t.do(func(st *state) { st.reconns[r] = struct{}{}; st.peer(f.TubID).hints = f.Hints }); err != nil {
+	if err := t.do(func(st *state) {
+		st.reconns[r] = struct{}{}
+		p := st.peer(f.TubID)
+		p.hints, p.skipped = f.Hints, f.Skipped
+	}); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -176,10 +258,8 @@ func (t *Tub) ConnectTo(furl string, onRef func(*RemoteReference)) (*Reconnector
 // Stop ends the reconnector (the current connection stays).
 func (r *Reconnector) Stop() {
 	r.cancel()
-	r.t.post(func(st *state) { delete(st.reconns, r) })
+	r.t.post(func(st *state) { delete(st.reconns, r); st.changed = true })
 }
-
-func (r *Reconnector) stopLocked() { r.cancel() }
 
 // Reference is the current reference, or nil between connections.
 func (r *Reconnector) Reference() *RemoteReference {
@@ -207,15 +287,17 @@ func (r *Reconnector) set(f func()) {
 	r.mu.Lock()
 	f()
 	r.mu.Unlock()
+	r.t.post(func(st *state) { st.changed = true })
 }
 
 func (r *Reconnector) loop(ctx context.Context) {
-	bo := r.t.cfg.Backoff
+	t := r.t
+	bo := t.cfg.Backoff
 	delay := bo.Initial
 	for {
 		r.set(func() { r.state = snapshot.Connecting; r.next = time.Time{} })
-		cctx, cancel := context.WithTimeout(ctx, r.t.cfg.NegotiationTimeout)
-		ref, err := r.t.GetReference(cctx, r.raw)
+		cctx, cancel := context.WithTimeout(ctx, t.cfg.NegotiationTimeout)
+		ref, err := t.GetReference(cctx, r.raw)
 		cancel()
 		if ctx.Err() != nil {
 			r.set(func() { r.state = snapshot.Stopped })
@@ -233,21 +315,22 @@ func (r *Reconnector) loop(ctx context.Context) {
 				return
 			}
 			r.set(func() { r.ref = nil })
+			delay = bo.Initial
 			// A replacement broker may already be up (a forced reconnect,
 			// or the peer dialed us): take it without waiting.
-			if r.t.hasBroker(r.furl.TubID) {
-				delay = bo.Initial
+			if t.hasBroker(r.furl.TubID) {
 				continue
 			}
-			delay = bo.Initial
 		} else {
 			r.set(func() { r.attempts++; r.lastErr = err.Error() })
 		}
 		wait := jitter(delay, bo.Jitter)
 		at := time.Now().Add(wait)
 		r.set(func() { r.state, r.delay, r.next = snapshot.Waiting, wait, at })
-		r.t.emit(snapshot.Event{Kind: snapshot.KindReconnectScheduled, PeerTubID: r.furl.TubID, At: at, Delay: wait,
-			Err: errString(err)})
+		t.post(func(st *state) {
+			t.emitLocked(st, snapshot.Event{Kind: snapshot.KindReconnectScheduled, PeerTubID: r.furl.TubID,
+				At: at, Delay: wait, Err: errString(err)})
+		})
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
@@ -261,10 +344,7 @@ func (r *Reconnector) loop(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			delay = time.Duration(float64(delay) * bo.Factor)
-			if delay > bo.Max {
-				delay = bo.Max
-			}
+			delay = min(time.Duration(float64(delay)*bo.Factor), bo.Max)
 		}
 	}
 }

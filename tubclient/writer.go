@@ -1,0 +1,279 @@
+package tubclient
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tubscope/tubscope/tubclient/banana"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
+)
+
+// maxQueuedMessages bounds what waits for the writer. A peer that stops
+// reading fills it, and the broker is closed rather than buffering without
+// end.
+const maxQueuedMessages = 4096
+
+// closeGrace is how long a clean close waits for its close_notify to
+// leave before the socket is closed regardless.
+const closeGrace = time.Second
+
+// writer is a broker's only writer: producers queue messages and set
+// flags, and one goroutine encodes and writes whatever has gathered, so
+// OPEN numbers reach the wire in order and a PING never needs a goroutine
+// of its own.
+type writer struct {
+	b    *Broker
+	wake chan struct{} // one slot: something to do
+
+	mu        sync.Mutex
+	queue     []outMsg
+	pongs     []uint64
+	ping      uint64 // a PING is wanted, with this number; 0 when none
+	first     []byte // raw bytes that must go first (the master's decision)
+	loseFirst bool
+	fatal     string // an ERROR token to send before closing
+	stop      stopMode
+
+	// Owned by the loop goroutine.
+	enc   banana.Encoder
+	buf   []byte
+	batch []outMsg
+}
+
+type stopMode uint8
+
+const (
+	running   stopMode = iota
+	stopClean          // close_notify, then FIN
+	stopLeave          // leave the socket open and silent (abandoned)
+)
+
+// outMsg is one PB message waiting for the writer. Values are converted
+// for the wire (objects exported) by the writer, in send order.
+type outMsg struct {
+	call   *banana.Call // a call; its Args and Kwargs hold Go values
+	answer bool         // an answer to reqID, value v
+	reqID  int64
+	value  any
+	err    error // an error answer to reqID
+	// sent learns whether a call reached the wire (nil) or not.
+	sent func(error)
+}
+
+func newWriter(b *Broker) *writer {
+	return &writer{b: b, wake: make(chan struct{}, 1)}
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sendFirst queues raw bytes to go out before anything else.
+func (w *writer) sendFirst(p []byte, lose bool) {
+	w.mu.Lock()
+	w.first, w.loseFirst = p, lose
+	w.mu.Unlock()
+	w.signal()
+}
+
+// enqueue adds a message; false when the broker is stopping or the queue
+// is full (the broker is then closed: its peer has stopped reading).
+func (w *writer) enqueue(m outMsg) bool {
+	w.mu.Lock()
+	if w.stop != running {
+		w.mu.Unlock()
+		return false
+	}
+	if len(w.queue) >= maxQueuedMessages {
+		w.mu.Unlock()
+		w.b.shut(snapshot.CloseWriteError, "the peer stopped reading: outbound queue full")
+		return false
+	}
+	w.queue = append(w.queue, m)
+	w.mu.Unlock()
+	w.signal()
+	return true
+}
+
+// sendError queues an error answer.
+func (w *writer) sendError(reqID int64, err error) {
+	w.enqueue(outMsg{reqID: reqID, err: err})
+}
+
+// pong queues the answer to PING n. A peer sending PINGs faster than we
+// write gets its newest numbers answered.
+func (w *writer) pong(n uint64) {
+	w.mu.Lock()
+	if len(w.pongs) >= 16 {
+		w.pongs = w.pongs[1:]
+	}
+	w.pongs = append(w.pongs, n)
+	w.mu.Unlock()
+	w.signal()
+}
+
+// wantPing asks for PING n; wanting one already pending just renumbers it.
+func (w *writer) wantPing(n uint64) {
+	w.mu.Lock()
+	w.ping = n
+	w.mu.Unlock()
+	w.signal()
+}
+
+// fatalError queues an ERROR token; the broker is being closed.
+func (w *writer) fatalError(text string) {
+	w.mu.Lock()
+	w.fatal = text
+	w.mu.Unlock()
+	w.signal()
+}
+
+// shutdown stops the loop: with close_notify and FIN, or leaving the
+// socket as it is.
+func (w *writer) shutdown(mode stopMode) {
+	w.mu.Lock()
+	if w.stop == running {
+		w.stop = mode
+	}
+	w.mu.Unlock()
+	w.signal()
+}
+
+// loop writes until the broker stops, then closes the socket.
+func (w *writer) loop() {
+	b := w.b
+	for {
+		w.mu.Lock()
+		for w.idleLocked() {
+			w.mu.Unlock()
+			<-w.wake
+			w.mu.Lock()
+		}
+		first, lose := w.first, w.loseFirst
+		w.first = nil
+		pongs := w.pongs
+		w.pongs = nil
+		ping := w.ping
+		w.ping = 0
+		fatal := w.fatal
+		w.fatal = ""
+		stop := w.stop
+		w.batch, w.queue = w.queue, w.batch[:0]
+		w.mu.Unlock()
+
+		if stop == stopLeave {
+			w.failQueued(w.batch)
+			return
+		}
+		buf := append(w.buf[:0], first...)
+		for _, n := range pongs {
+			buf = banana.AppendPong(buf, n)
+		}
+		if ping != 0 {
+			buf = banana.AppendPing(buf, ping)
+		}
+		if stop == running {
+			for _, m := range w.batch {
+				buf = w.encode(buf, m)
+			}
+		} else {
+			w.failQueued(w.batch)
+		}
+		clear(w.batch)
+		if fatal != "" {
+			buf = banana.EncodeError(buf, fatal)
+		}
+		if lose {
+			b.raw.BlackHole()
+		}
+		if len(buf) > 0 {
+			b.conn.SetWriteDeadline(time.Now().Add(b.t.cfg.WriteTimeout))
+			if _, err := b.conn.Write(buf); err != nil {
+				if stop == running {
+					b.shut(snapshot.CloseWriteError, writeFailure(err))
+				}
+				b.raw.Close()
+				return
+			}
+			b.lastTx.Store(time.Now().UnixNano())
+		}
+		// Big one-off buffers are not kept for the connection's life.
+		if cap(buf) <= 64<<10 {
+			w.buf = buf[:0]
+		} else {
+			w.buf = nil
+		}
+		if stop == stopClean {
+			w.closeSocket()
+			return
+		}
+	}
+}
+
+func (w *writer) idleLocked() bool {
+	return w.stop == running && w.first == nil && len(w.pongs) == 0 && w.ping == 0 &&
+		w.fatal == "" && len(w.queue) == 0
+}
+
+// closeSocket sends close_notify, giving up after closeGrace on a peer
+// that does not read, then closes the socket.
+func (w *writer) closeSocket() {
+	raw := w.b.raw
+	timer := time.AfterFunc(closeGrace, func() { raw.Close() })
+	w.b.conn.Close()
+	timer.Stop()
+	raw.Close()
+}
+
+// failQueued tells the callers of queued calls that they never left.
+func (w *writer) failQueued(ms []outMsg) {
+	for _, m := range ms {
+		if m.sent != nil {
+			m.sent(&DeadReferenceError{Reason: "the connection closed before the call was sent"})
+		}
+	}
+}
+
+// encode appends one message. A value that cannot be encoded fails that
+// message alone: a call's caller gets the error, an answer becomes an
+// error answer, so no caller waits for ever.
+func (w *writer) encode(buf []byte, m outMsg) []byte {
+	p := w.b.pb
+	var out []byte
+	var err error
+	var announced []int64
+	switch {
+	case m.call != nil:
+		c := *m.call
+		c.Args, c.Kwargs, announced = p.outboundCall(m.call.Args, m.call.Kwargs)
+		out, err = w.enc.AppendCall(buf, &c)
+		if m.sent != nil {
+			m.sent(err)
+		}
+	case m.answer:
+		var v any
+		v, announced = p.outboundValue(m.value)
+		out, err = w.enc.AppendAnswer(buf, m.reqID, v)
+		if err != nil {
+			out, err = w.enc.AppendError(buf, m.reqID, failureOf(&RemoteError{Type: "builtins.TypeError",
+				Value: "the answer could not be serialized: " + err.Error()}))
+			announced = nil
+		}
+	default:
+		out, err = w.enc.AppendError(buf, m.reqID, failureOf(m.err))
+	}
+	if err != nil {
+		w.b.t.cfg.Logger.Info("could not encode a message", "broker", w.b.id, "err", err)
+		p.unannounce(announced)
+		return buf
+	}
+	p.announce(announced)
+	return out
+}
+
+func writeFailure(err error) string {
+	return "write failed (the peer stopped reading, or the path died): " + err.Error()
+}
