@@ -479,8 +479,8 @@ func logLine(ds []snapshot.Decision, l LogLine, v LogView, widths []int, selecte
 		}
 		first = false
 		text := padRight(col.cell(&r, time.Time{}), w)
-		if selected {
-			b.WriteString(text)
+		if selected || cursor {
+			b.WriteString(text) // styled as a whole below
 			continue
 		}
 		switch {

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -682,6 +683,25 @@ func TestRowStyles(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[6], "\x1b[2m  eri7nqlk erin") {
 		t.Errorf("locked-out row is not styled as a whole: %q", lines[6])
+	}
+}
+
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// Styled lines are never cut or cleaned as if they were plain text: an
+// unfocused cursor line keeps its escapes intact and its sentence whole.
+func TestStyledLogLines(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.TrueColor)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	s := fixture()
+	for _, focused := range []bool{true, false} {
+		out := RenderLog(s.Decisions, LogLines(s.Decisions, LogView{}), LogView{}, 0, focused, 200, 20, now0, DefaultTheme())
+		if strings.Contains(out, "?[") {
+			t.Errorf("focused=%v: an escape sequence was cleaned into text", focused)
+		}
+		if !strings.Contains(sgr.ReplaceAllString(out, ""), "offer has no my-incarnation or last-connection") {
+			t.Errorf("focused=%v: the cursor line's sentence was cut:\n%s", focused, out)
+		}
 	}
 }
 
