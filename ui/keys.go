@@ -205,7 +205,7 @@ func (k keyMap) groups(c context, f keyFlags) [][]key.Binding {
 	case ctxCompare:
 		g = [][]key.Binding{{k.Help, k.Quit, k.Compare, k.PrevSource, k.NextSource}, {k.PickSource}}
 	case ctxHelp:
-		return [][]key.Binding{{k.Back, k.Help, k.Quit}, nav}
+		return [][]key.Binding{{k.Back, k.Help, k.Quit, k.Down, k.Up}, {k.Top, k.Bottom, k.PageUp, k.PageDown}}
 	case ctxPrompt:
 		return [][]key.Binding{{k.Accept, k.Cancel}}
 	case ctxConfirm:
