@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
@@ -450,6 +449,11 @@ type sortKey struct {
 func textKey(s string) sortKey {
 	var b [16]byte
 	copy(b[:], s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A' // names sort without regard to case
+		}
+	}
 	k := sortKey{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
 	if len(s) > 16 {
 		k.text = s[16:]
@@ -477,9 +481,19 @@ func radixOrder(keys []sortKey, desc bool, sc *scratch) []int32 {
 			a[i].hi, a[i].lo = ^k.hi, ^k.lo
 		}
 	}
+	// Bytes every key shares need no pass: one sweep finds them.
+	andHi, andLo, orHi, orLo := ^uint64(0), ^uint64(0), uint64(0), uint64(0)
+	for i := range a {
+		andHi, orHi = andHi&a[i].hi, orHi|a[i].hi
+		andLo, orLo = andLo&a[i].lo, orLo|a[i].lo
+	}
+	varyHi, varyLo := andHi^orHi, andLo^orLo
 	var count [256]int
 	for pass := range 16 {
 		shift := uint(pass%8) * 8
+		if vary := varyLo; pass >= 8 && varyHi>>shift&0xff == 0 || pass < 8 && vary>>shift&0xff == 0 {
+			continue
+		}
 		digit := func(it *item) int {
 			if pass < 8 {
 				return int(it.lo >> shift & 0xff)
@@ -863,19 +877,9 @@ func peerText(c Column) func(r *PeerRow) string {
 			case nick == "":
 				return "\xff" + r.TubID()
 			}
-			return lowerASCII(nick)
+			return nick
 		}
 	}
-}
-
-// lowerASCII lowercases s, allocating only when it has capitals.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }
 
 // TableRows is how many rows a table pane of the given height shows
@@ -966,8 +970,9 @@ func RenderPeers(rows []PeerRow, t PeerTable, total PeerCounts, width, height in
 		lines = append(lines, th.Heading.Render(heading(cols, widths, int(t.SortBy), t.Desc, 2, gap, width)))
 	}
 	sep := strings.Repeat(" ", gap)
+	pt := peerPaints{dim: paintOf(th.Dim), reject: paintOf(th.Reject), warn: paintOf(th.Warn), state: map[snapshot.PeerState]paint{}}
 	for i := range window {
-		lines = append(lines, peerLine(&window[i], cells[i], t.Offset+i == t.Cursor, cols, widths, sep, width, th))
+		lines = append(lines, peerLine(&window[i], cells[i], t.Offset+i == t.Cursor, cols, widths, sep, width, th, pt))
 	}
 	if len(rows) == 0 && visible > 0 {
 		msg := "  no peers yet: nothing has connected and nothing is being dialled"
@@ -985,7 +990,13 @@ func RenderPeers(rows []PeerRow, t PeerTable, total PeerCounts, width, height in
 	return pane(lines, width, height)
 }
 
-func peerLine(r *PeerRow, cells []string, selected bool, cols []column[PeerRow], widths []int, sep string, width int, th Theme) string {
+// peerPaints are the cell styles of one frame.
+type peerPaints struct {
+	dim, reject, warn paint
+	state             map[snapshot.PeerState]paint
+}
+
+func peerLine(r *PeerRow, cells []string, selected bool, cols []column[PeerRow], widths []int, sep string, width int, th Theme, pt peerPaints) string {
 	marker := "  "
 	if selected {
 		marker = "▶ "
@@ -1028,15 +1039,20 @@ func peerLine(r *PeerRow, cells []string, selected bool, cols []column[PeerRow],
 		if !whole {
 			switch {
 			case Column(c) == ColState:
-				text = th.peerStyle(state).Render(text)
+				p, ok := pt.state[state]
+				if !ok {
+					p = paintOf(th.peerStyle(state))
+					pt.state[state] = p
+				}
+				text = p.on(text)
 			case Column(c) == ColDetail && !r.Sub && r.lastError() != "":
-				text = th.Reject.Render(text)
+				text = pt.reject.on(text)
 			case Column(c) == ColNext && cells[c] != None:
-				text = th.Warn.Render(text)
+				text = pt.warn.on(text)
 			case Column(c) == ColPings && r.Broker != nil && r.Broker.PingsOutstanding > 1:
-				text = th.Warn.Render(text)
+				text = pt.warn.on(text)
 			case r.Sub || cells[c] == None || Column(c) == ColIncarnation || Column(c) == ColAttempt:
-				text = th.Dim.Render(text)
+				text = pt.dim.on(text)
 			}
 		}
 		line.WriteString(text)

@@ -197,9 +197,13 @@ func shortDur(d time.Duration) string {
 }
 
 // peerNames names peers by nickname where the snapshot knows one.
+// The lookup is built on first use: most frames name no one.
 func peerNames(s *snapshot.Snapshot) func(tubid string) string {
-	find := peerFinder(s.Peers)
+	var find func(string) (int, bool)
 	return func(tubid string) string {
+		if find == nil {
+			find = peerFinder(s.Peers)
+		}
 		if i, ok := find(tubid); ok {
 			return PeerName(tubid, s.Peers[i].Nickname)
 		}

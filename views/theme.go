@@ -1,6 +1,8 @@
 package views
 
 import (
+	"strings"
+
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/tubscope/tubscope/tubclient/snapshot"
@@ -187,4 +189,26 @@ func sideWord(s snapshot.Side) string {
 	default:
 		return "?"
 	}
+}
+
+// paint is a style reduced to the escape sequences around a text, so the
+// cells of a table are styled by concatenation instead of a full Render
+// each (which was most of a frame's cost). Only for styles without
+// padding, margins or widths: colours and attributes.
+type paint struct{ pre, post string }
+
+func paintOf(st lipgloss.Style) paint {
+	r := st.Render("X")
+	i := strings.IndexByte(r, 'X')
+	if i < 0 {
+		return paint{}
+	}
+	return paint{r[:i], r[i+1:]}
+}
+
+func (p paint) on(text string) string {
+	if p.pre == "" && p.post == "" {
+		return text
+	}
+	return p.pre + text + p.post
 }

@@ -804,3 +804,18 @@ func BenchmarkRenderPeers10kWindow(b *testing.B) {
 	b.ReportAllocs()
 	cpuPerOp(b, func() { _ = RenderPeers(rows, tb, PeerCounts{Peers: 10000, Brokers: 10000}, 200, 30, now0, th) })
 }
+
+// A paint styles a cell exactly as Render does, for the styles cells use.
+func TestPaintMatchesRender(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.TrueColor)
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	th := DefaultTheme()
+	for _, st := range []lipgloss.Style{th.Dim, th.Reject, th.Warn, th.Live, th.peerStyle(snapshot.PeerLockedOut)} {
+		if got, want := paintOf(st).on("0:42  in 3.1s"), st.Render("0:42  in 3.1s"); got != want {
+			t.Errorf("paint %q, Render %q", got, want)
+		}
+	}
+	if paintOf(PlainTheme().Dim).on("x") != "x" {
+		t.Error("an empty style paints nothing")
+	}
+}
