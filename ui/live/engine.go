@@ -30,8 +30,9 @@ func NewEngine(t *tubclient.Tub) *Engine { return &Engine{tub: t} }
 // its clients.
 func NewDemoEngine(d *demo.Demo) *Engine { return &Engine{tub: d.Queen(), demo: d} }
 
-// Snapshot is the tub's tables now.
-func (e *Engine) Snapshot() snapshot.Snapshot { return e.tub.Snapshot() }
+// Snapshot is the tub's newest published snapshot: an atomic load that
+// never waits on the tub's state goroutine.
+func (e *Engine) Snapshot() *snapshot.Snapshot { return e.tub.Published() }
 
 // Subscribe hands out a bounded event feed; tubclient's subscription
 // already counts what it drops.

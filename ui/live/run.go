@@ -30,7 +30,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		return err
 	}
 	title := fmt.Sprintf("tubscope demo · queen %s · %d clients", short(d.Queen().TubID()), len(d.Clients()))
-	return errors.Join(ui.Run(NewDemoEngine(d), ui.Options{ExportDir: o.ExportDir, Title: title}), d.Close())
+	return errors.Join(ui.Run([]ui.Engine{NewDemoEngine(d)}, ui.Options{ExportDir: o.ExportDir, Title: title}), d.Close())
 }
 
 // offWhenZero maps the flags' "0 is off" onto demo.Options, where zero
@@ -50,7 +50,7 @@ func Inspect(ctx context.Context, o InspectOptions) error {
 		return err
 	}
 	title := "tubscope · " + short(t.TubID())
-	return errors.Join(ui.Run(NewEngine(t), ui.Options{ExportDir: o.ExportDir, Title: title}), t.Close())
+	return errors.Join(ui.Run([]ui.Engine{NewEngine(t)}, ui.Options{ExportDir: o.ExportDir, Title: title}), t.Close())
 }
 
 // NewInspectTub builds the tub `tubscope inspect` shows: its identity from
