@@ -64,7 +64,12 @@ func (t *Tub) connect(ctx context.Context, f FURL, force bool) (*Broker, error) 
 	case <-ctx.Done():
 		t.post(func(st *state) {
 			if d.refs--; d.refs == 0 {
+				// Nobody waits any more: later callers start afresh rather
+				// than join an attempt that is being cancelled.
 				d.cancel()
+				if st.dials[d.peer] == d {
+					delete(st.dials, d.peer)
+				}
 			}
 		})
 		return nil, ctx.Err()
