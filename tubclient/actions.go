@@ -26,6 +26,8 @@ func (t *Tub) Restart(silent bool) error {
 			t.endLocked(st, id, e)
 		}
 		st.incarnation = newIncarnation()
+		inc := st.incarnation
+		t.incarnation.Store(&inc)
 		st.incCount++
 		clear(st.master)
 		clear(st.slave)

@@ -51,6 +51,9 @@ type Tub struct {
 
 	hub    hub
 	nextID atomic.Uint64
+	// incarnation mirrors state.incarnation for hellos, which read it
+	// without a round trip to the state goroutine.
+	incarnation atomic.Pointer[string]
 	// budget is the memory every connection's incoming messages share.
 	budget *banana.Budget
 
@@ -157,6 +160,8 @@ func New(cfg Config) (*Tub, error) {
 		},
 	}
 	t.tlsServer, t.tlsClient = t.tlsConfig(true), t.tlsConfig(false)
+	inc := t.st.incarnation
+	t.incarnation.Store(&inc)
 	t.runWG.Add(1)
 	go t.run()
 	var f *frame
