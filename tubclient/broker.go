@@ -69,7 +69,7 @@ type attachment struct {
 	rule     string
 	replaces *Broker // the established broker this one replaces, if any
 	// As master, the decision block goes out first on the new writer;
-	// loseDecision black-holes the socket just before it.
+	// loseDecision black-holes the socket before it.
 	decision     []byte
 	loseDecision bool
 }
@@ -107,8 +107,13 @@ func (t *Tub) attachLocked(st *state, h *handshake, a attachment) *Broker {
 	st.byPeer[b.peer] = b
 	b.pb = newPBConn(b)
 	b.out = newWriter(b)
+	if a.loseDecision {
+		// Dark before the reader starts: a read already blocked on the
+		// socket would see the peer's FIN past the black hole.
+		b.raw.BlackHole()
+	}
 	if a.decision != nil {
-		b.out.sendFirst(a.decision, a.loseDecision)
+		b.out.sendFirst(a.decision)
 	}
 	t.peerAttached(st, b, a.rule)
 	t.emitLocked(st, snapshot.Event{Kind: snapshot.KindBrokerAttached, BrokerID: b.id, PeerTubID: b.peer,

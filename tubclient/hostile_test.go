@@ -196,6 +196,7 @@ func TestSilentSocketsGiveWayToNewPeers(t *testing.T) {
 		defer server.Close()
 		server.Serve(pn.Listen("server:1"))
 		furl, _ := server.Register("svc", echoService())
+		var mu sync.Mutex
 		var silent []net.Conn
 		dial := pn.Dialer("flood")
 		for range 20 {
@@ -204,7 +205,9 @@ func TestSilentSocketsGiveWayToNewPeers(t *testing.T) {
 			go func() {
 				c, err := dial(context.Background(), "tcp", "server:1")
 				if err == nil {
+					mu.Lock()
 					silent = append(silent, c)
+					mu.Unlock()
 				}
 			}()
 		}
@@ -222,9 +225,11 @@ func TestSilentSocketsGiveWayToNewPeers(t *testing.T) {
 		if got, err := ref.Call(context.Background(), "echo", "in"); err != nil || got != "in" {
 			t.Fatalf("echo = %v, %v", got, err)
 		}
+		mu.Lock()
 		for _, c := range silent {
 			c.Close()
 		}
+		mu.Unlock()
 	})
 }
 

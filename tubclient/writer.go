@@ -25,14 +25,13 @@ type writer struct {
 	b    *Broker
 	wake chan struct{} // one slot: something to do
 
-	mu        sync.Mutex
-	queue     []outMsg
-	pongs     []uint64
-	ping      uint64 // a PING is wanted, with this number; 0 when none
-	first     []byte // raw bytes that must go first (the master's decision)
-	loseFirst bool
-	fatal     string // an ERROR token to send before closing
-	stop      stopMode
+	mu    sync.Mutex
+	queue []outMsg
+	pongs []uint64
+	ping  uint64 // a PING is wanted, with this number; 0 when none
+	first []byte // raw bytes that must go first (the master's decision)
+	fatal string // an ERROR token to send before closing
+	stop  stopMode
 
 	// Owned by the loop goroutine.
 	enc   banana.Encoder
@@ -72,9 +71,9 @@ func (w *writer) signal() {
 }
 
 // sendFirst queues raw bytes to go out before anything else.
-func (w *writer) sendFirst(p []byte, lose bool) {
+func (w *writer) sendFirst(p []byte) {
 	w.mu.Lock()
-	w.first, w.loseFirst = p, lose
+	w.first = p
 	w.mu.Unlock()
 	w.signal()
 }
@@ -152,7 +151,7 @@ func (w *writer) loop() {
 			<-w.wake
 			w.mu.Lock()
 		}
-		first, lose := w.first, w.loseFirst
+		first := w.first
 		w.first = nil
 		pongs := w.pongs
 		w.pongs = nil
@@ -185,9 +184,6 @@ func (w *writer) loop() {
 		clear(w.batch)
 		if fatal != "" {
 			buf = banana.EncodeError(buf, fatal)
-		}
-		if lose {
-			b.raw.BlackHole()
 		}
 		if len(buf) > 0 {
 			b.conn.SetWriteDeadline(time.Now().Add(b.t.cfg.WriteTimeout))

@@ -299,6 +299,11 @@ func (c *Conn) pass(dir Direction, n int) int {
 func (c *Conn) Read(p []byte) (int, error) {
 	if !c.faulty.Load() {
 		n, err := c.Conn.Read(p)
+		if c.faulty.Load() {
+			// A fault was switched on while this read waited: what it
+			// brought must not slip past it.
+			return c.lateFault(p, n, err)
+		}
 		c.inBytes.Add(int64(n))
 		if err != nil {
 			err = c.readErr(err)
@@ -306,6 +311,23 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	return c.readSlow(p)
+}
+
+// lateFault applies black-hole and drop-out to a read that began before
+// they were set.
+func (c *Conn) lateFault(p []byte, n int, err error) (int, error) {
+	if err != nil && n == 0 && c.peerEndUnseen(err) {
+		return 0, c.await(nil, time.Time{}, &c.readDL, "read")
+	}
+	kept := c.pass(Inbound, n)
+	c.inBytes.Add(int64(kept))
+	if kept == 0 && err == nil {
+		return c.readSlow(p)
+	}
+	if err != nil {
+		err = c.readErr(err)
+	}
+	return kept, err
 }
 
 func (c *Conn) readSlow(p []byte) (int, error) {

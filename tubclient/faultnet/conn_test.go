@@ -183,6 +183,33 @@ func TestBlackHoleInboundDiscardsAndHonoursDeadline(t *testing.T) {
 	})
 }
 
+// A read already waiting on the socket when the black-hole starts must not
+// deliver what arrives after it, data or the peer's FIN.
+func TestBlackHoleCatchesReadInProgress(t *testing.T) {
+	eachTransport(t, func(t *testing.T, a *Conn, b net.Conn) {
+		got := readAsync(a, 64)
+		if tr := a.RemoteAddr(); tr.Network() == "pipe" {
+			synctest.Wait()
+		} else {
+			time.Sleep(quiet) // let the read reach the socket
+		}
+		a.BlackHole()
+		if _, err := b.Write([]byte("late")); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		select {
+		case r := <-got:
+			t.Fatalf("a read begun before the black-hole returned %q, %v", r.data, r.err)
+		case <-time.After(quiet):
+		}
+		a.Close()
+		if r := <-got; len(r.data) != 0 || !errors.Is(r.err, net.ErrClosed) {
+			t.Fatalf("after Close the read returned %q, %v; want nothing and net.ErrClosed", r.data, r.err)
+		}
+	})
+}
+
 func TestBlackHoleReadReleasedByClose(t *testing.T) {
 	eachTransport(t, func(t *testing.T, a *Conn, b net.Conn) {
 		a.BlackHole()
