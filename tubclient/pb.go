@@ -53,6 +53,12 @@ func (r *RemoteReference) CallKw(ctx context.Context, method string, args []any,
 	return r.b.pb.call(ctx, r.clid, method, args, kwargs)
 }
 
+// Start sends a call without waiting for its answer; calls started one
+// after another go out in that order. Wait on the result for the answer.
+func (r *RemoteReference) Start(method string, args []any, kwargs map[string]any) *Call {
+	return r.b.pb.start(r.clid, method, args, kwargs)
+}
+
 // CallOnly invokes method and asks for no answer (Foolscap's
 // callRemoteOnly): it returns once the call is queued for the wire.
 func (r *RemoteReference) CallOnly(method string, args []any, kwargs map[string]any) error {
@@ -139,31 +145,50 @@ func sortedKwargs(kwargs map[string]any) []banana.KV {
 }
 
 func (p *pbConn) call(ctx context.Context, clid int64, method string, args []any, kwargs map[string]any) (any, error) {
-	ch := make(chan callResult, 1)
+	return p.start(clid, method, args, kwargs).Wait(ctx)
+}
+
+// start queues a call for the writer and returns at once: calls started
+// one after another reach the wire in that order.
+func (p *pbConn) start(clid int64, method string, args []any, kwargs map[string]any) *Call {
+	c := &Call{p: p, ch: make(chan callResult, 1)}
 	p.mu.Lock()
 	if p.dead != nil {
+		c.ch <- callResult{err: p.dead}
 		p.mu.Unlock()
-		return nil, p.dead
+		return c
 	}
 	p.nextReq++
-	req := p.nextReq
-	p.pending[req] = ch
+	c.req = p.nextReq
+	p.pending[c.req] = c.ch
 	p.mu.Unlock()
-	c := &banana.Call{ReqID: req, Target: clid, Method: method, Args: args, Kwargs: sortedKwargs(kwargs)}
-	queued := p.b.out.enqueue(outMsg{call: c, sent: func(err error) {
+	m := &banana.Call{ReqID: c.req, Target: clid, Method: method, Args: args, Kwargs: sortedKwargs(kwargs)}
+	queued := p.b.out.enqueue(outMsg{call: m, sent: func(err error) {
 		if err != nil {
-			p.resolve(req, callResult{err: err})
+			p.resolve(c.req, callResult{err: err})
 		}
 	}})
 	if !queued {
-		p.forget(req)
-		return nil, p.deadErr(&DeadReferenceError{Reason: "the connection is closing"})
+		p.resolve(c.req, callResult{err: p.deadErr(&DeadReferenceError{Reason: "the connection is closing"})})
 	}
+	return c
+}
+
+// Call is a call on its way: its answer arrives on Wait.
+type Call struct {
+	p   *pbConn
+	req int64
+	ch  chan callResult
+}
+
+// Wait returns the answer, or ctx's error (the call is then forgotten:
+// a late answer is dropped).
+func (c *Call) Wait(ctx context.Context) (any, error) {
 	select {
-	case r := <-ch:
+	case r := <-c.ch:
 		return r.value, r.err
 	case <-ctx.Done():
-		p.forget(req)
+		c.p.forget(c.req)
 		return nil, ctx.Err()
 	}
 }
