@@ -82,10 +82,13 @@ type ID struct {
 
 func (id ID) String() string { return id.Incarnation + "#" + strconv.FormatInt(id.Num, 10) }
 
-// Event is one flog event. Fields holds every key of the dict as it came,
-// in order; the common ones are also decoded once for speed.
+// Event is one flog event. Every key of the dict is kept, in order: an
+// event read from a file keeps its JSON text and decodes the rest only
+// when asked (a replay touches a few keys of most events), an event built
+// from values keeps them. The common keys are decoded once, up front.
 type Event struct {
-	Fields Dict
+	raw    []byte // the event object as read; nil when built from values
+	fields Dict   // the fields when built from values
 
 	num         int64
 	level       Level
@@ -93,48 +96,226 @@ type Event struct {
 	incarnation string
 	parent      int64
 	hasParent   bool
+	facility    string
+	message     string
+	format      string
 }
 
 // NewEvent checks an event dict and decodes its common keys. num and time
 // are required; level defaults to OPERATIONAL as Foolscap's tail does.
+// The event keeps fields; do not change them afterwards.
 func NewEvent(fields Dict) (Event, error) {
-	ev := Event{Fields: fields, level: Operational}
-	var haveNum, haveTime bool
+	ev := Event{fields: fields, level: Operational}
+	var have commonSeen
 	for _, f := range fields {
-		switch f.Key {
-		case KeyNum:
-			n, ok := asInt64(f.Value)
-			if !ok {
-				return Event{}, fmt.Errorf("event num %s is not an integer", pyRepr(f.Value, true))
-			}
-			ev.num, haveNum = n, true
-		case KeyLevel:
-			n, ok := asInt64(f.Value)
-			if !ok || n < math.MinInt32 || n > math.MaxInt32 {
-				return Event{}, fmt.Errorf("event level %s is not an integer", pyRepr(f.Value, true))
-			}
-			ev.level = Level(n)
-		case KeyTime:
-			t, ok := asFloat(f.Value)
-			if !ok {
-				return Event{}, fmt.Errorf("event time %s is not a number", pyRepr(f.Value, true))
-			}
-			ev.time, haveTime = t, true
-		case KeyIncarnation:
-			ev.incarnation = incarnationOf(f.Value)
-		case KeyParent:
-			if n, ok := asInt64(f.Value); ok {
-				ev.parent, ev.hasParent = n, true
-			}
+		if err := ev.setCommon(f.Key, f.Value, &have); err != nil {
+			return Event{}, err
 		}
 	}
-	if !haveNum {
-		return Event{}, errors.New("event has no num")
+	return ev, have.check()
+}
+
+// commonSeen tracks the required keys while decoding.
+type commonSeen struct{ num, time bool }
+
+func (c commonSeen) check() error {
+	if !c.num {
+		return errors.New("event has no num")
 	}
-	if !haveTime {
-		return Event{}, errors.New("event has no time")
+	if !c.time {
+		return errors.New("event has no time")
 	}
-	return ev, nil
+	return nil
+}
+
+// isCommon reports whether key is decoded up front.
+func isCommon(key string) bool {
+	switch key {
+	case KeyNum, KeyLevel, KeyTime, KeyIncarnation, KeyParent, KeyFacility, KeyMessage, KeyFormat:
+		return true
+	}
+	return false
+}
+
+// setCommon decodes one of the keys every event has or often has.
+func (ev *Event) setCommon(key string, v any, have *commonSeen) error {
+	switch key {
+	case KeyNum:
+		n, ok := asInt64(v)
+		if !ok {
+			return fmt.Errorf("event num %s is not an integer", pyRepr(v, true))
+		}
+		ev.num, have.num = n, true
+	case KeyLevel:
+		n, ok := asInt64(v)
+		if !ok || n < math.MinInt32 || n > math.MaxInt32 {
+			return fmt.Errorf("event level %s is not an integer", pyRepr(v, true))
+		}
+		ev.level = Level(n)
+	case KeyTime:
+		t, ok := asFloat(v)
+		if !ok {
+			return fmt.Errorf("event time %s is not a number", pyRepr(v, true))
+		}
+		ev.time, have.time = t, true
+	case KeyIncarnation:
+		ev.incarnation = incarnationOf(v)
+	case KeyParent:
+		if n, ok := asInt64(v); ok {
+			ev.parent, ev.hasParent = n, true
+		}
+	case KeyFacility:
+		ev.facility = textOf(v)
+	case KeyMessage:
+		ev.message = textOf(v)
+	case KeyFormat:
+		ev.format = textOf(v)
+	}
+	return nil
+}
+
+// textOf is a str, or UTF-8 bytes as a Python 2 peer sends them.
+func textOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case Bytes:
+		return string(x)
+	}
+	return ""
+}
+
+// parseEvent decodes the common keys of the event object at p.i and
+// checks the rest without building it, leaving p.i after the object. The
+// caller keeps the object's text.
+func parseEvent(p *jsonParser) (Event, error) {
+	ev := Event{level: Operational}
+	var have commonSeen
+	if err := p.openObject(); err != nil {
+		return Event{}, err
+	}
+	for first := true; ; first = false {
+		key, more, err := p.nextKey(first)
+		if err != nil {
+			return Event{}, err
+		}
+		if !more {
+			break
+		}
+		if !isCommonBytes(key) {
+			err = p.skipValue()
+		} else {
+			err = ev.decodeCommon(p, string(key), p.i, &have)
+		}
+		if err != nil {
+			return Event{}, err
+		}
+	}
+	return ev, have.check()
+}
+
+func isCommonBytes(key []byte) bool {
+	switch string(key) {
+	case KeyNum, KeyLevel, KeyTime, KeyIncarnation, KeyParent, KeyFacility, KeyMessage, KeyFormat:
+		return true
+	}
+	return false
+}
+
+// decodeCommon reads one common key's value at p.i, the usual shapes
+// straight from the bytes and anything else through the full parser.
+func (ev *Event) decodeCommon(p *jsonParser, key string, start int, have *commonSeen) error {
+	b := p.b
+	switch key {
+	case KeyNum, KeyLevel, KeyParent:
+		if err := p.skipNumberOrValue(); err != nil {
+			return err
+		}
+		if n, ok := parseSmallInt(b[start:p.i]); ok {
+			return ev.setCommon(key, n, have)
+		}
+	case KeyTime:
+		if err := p.skipNumberOrValue(); err != nil {
+			return err
+		}
+		if f, err := strconv.ParseFloat(string(b[start:p.i]), 64); err == nil {
+			ev.time, have.time = f, true
+			return nil
+		}
+	case KeyFacility, KeyMessage, KeyFormat:
+		if b[start] == '"' {
+			s, err := p.str()
+			if err != nil {
+				return err
+			}
+			return ev.setCommon(key, s, have)
+		}
+		if err := p.skipValue(); err != nil {
+			return err
+		}
+	case KeyIncarnation:
+		// ["hex", null]: take the string, check the rest.
+		if b[start] == '[' {
+			p.i++
+			p.skipSpace()
+			if p.i < len(b) && b[p.i] == '"' {
+				s, err := p.str()
+				if err != nil {
+					return err
+				}
+				ev.incarnation = s
+				p.i = start
+				return p.skipValue()
+			}
+			p.i = start
+		}
+		if err := p.skipValue(); err != nil {
+			return err
+		}
+	default:
+		return p.skipValue()
+	}
+	v, err := p.valueAt(b, start, p.i)
+	if err != nil {
+		return err
+	}
+	return ev.setCommon(key, v, have)
+}
+
+// skipNumberOrValue skips a number, or any other value.
+func (p *jsonParser) skipNumberOrValue() error {
+	if c := p.b[p.i]; c == '-' || '0' <= c && c <= '9' {
+		return p.skipNumber()
+	}
+	return p.skipValue()
+}
+
+// Clone returns the event with memory of its own, so keeping it does not
+// keep the block of events it was read with.
+func (e Event) Clone() Event {
+	if e.raw != nil {
+		e.raw = append([]byte(nil), e.raw...)
+	}
+	return e
+}
+
+// Fields returns every key of the event in order. For an event read from
+// a file they are decoded afresh on each call.
+func (e Event) Fields() Dict {
+	if e.raw == nil {
+		return e.fields
+	}
+	v, err := parseJSON(e.raw)
+	if err != nil {
+		return nil // the reader checked it; cannot happen
+	}
+	switch x := v.(type) {
+	case Dict:
+		return x
+	case Placeholder:
+		return x.Fields
+	}
+	return nil
 }
 
 // incarnationOf takes the unique part of Foolscap's (unique, sequential)
@@ -220,24 +401,48 @@ func (e Event) Parent() (int64, bool) { return e.parent, e.hasParent }
 func (e Event) ParentID() (ID, bool) { return ID{e.incarnation, e.parent}, e.hasParent }
 
 // Get returns the value under key.
-func (e Event) Get(key string) (any, bool) { return e.Fields.Get(key) }
+func (e Event) Get(key string) (any, bool) {
+	if e.raw == nil {
+		return e.fields.Get(key)
+	}
+	var p jsonParser
+	p.b = e.raw
+	if p.openObject() != nil {
+		return nil, false
+	}
+	for first := true; ; first = false {
+		k, more, err := p.nextKey(first)
+		if err != nil || !more {
+			return nil, false
+		}
+		if string(k) == key {
+			v, err := p.value()
+			return v, err == nil
+		}
+		if p.skipValue() != nil {
+			return nil, false
+		}
+	}
+}
 
 // String returns the value under key when it is a str (or UTF-8 bytes,
 // as a Python 2 peer sends).
 func (e Event) String(key string) string {
-	v, _ := e.Fields.Get(key)
-	switch x := v.(type) {
-	case string:
-		return x
-	case Bytes:
-		return string(x)
+	switch key {
+	case KeyMessage:
+		return e.message
+	case KeyFormat:
+		return e.format
+	case KeyFacility:
+		return e.facility
 	}
-	return ""
+	v, _ := e.Get(key)
+	return textOf(v)
 }
 
 // Int returns the value under key when it is an integer within int64.
 func (e Event) Int(key string) (int64, bool) {
-	v, ok := e.Fields.Get(key)
+	v, ok := e.Get(key)
 	if !ok {
 		return 0, false
 	}
@@ -245,13 +450,13 @@ func (e Event) Int(key string) (int64, bool) {
 }
 
 // Message is the event's "message" ("" when absent).
-func (e Event) Message() string { return e.String(KeyMessage) }
+func (e Event) Message() string { return e.message }
 
 // Format is the event's "format" ("" when absent).
-func (e Event) Format() string { return e.String(KeyFormat) }
+func (e Event) Format() string { return e.format }
 
 // Facility is the event's facility, e.g. "foolscap.negotiation".
-func (e Event) Facility() string { return e.String(KeyFacility) }
+func (e Event) Facility() string { return e.facility }
 
 // Umid is the event's unique message id, when the call site gave one.
 func (e Event) Umid() string { return e.String(KeyUmid) }
@@ -261,11 +466,11 @@ func (e Event) TubID() string { return e.String(KeyTubID) }
 
 // Failure is the event's failure: a Placeholder from a file, a converted
 // Failure from Banana.
-func (e Event) Failure() (any, bool) { return e.Fields.Get(KeyFailure) }
+func (e Event) Failure() (any, bool) { return e.Get(KeyFailure) }
 
 // Args are the positional arguments of a message with %-conversions.
 func (e Event) Args() []any {
-	v, _ := e.Fields.Get(KeyArgs)
+	v, _ := e.Get(KeyArgs)
 	switch x := v.(type) {
 	case List:
 		return x
@@ -286,18 +491,19 @@ var standardKeys = map[string]bool{
 // "args", else the message as is. It never fails: when the conversion
 // does not fit the values it gives the raw text with the fields.
 func (e Event) Text() string {
-	if f, ok := e.Fields.Get(KeyFormat); ok {
+	if f, ok := e.Get(KeyFormat); ok {
 		format := pyStr(f)
 		if b, ok := f.(Bytes); ok {
 			format = string(b)
 		}
-		s, err := pyPercent(format, e.Fields.Get, nil)
+		fields := e.Fields()
+		s, err := pyPercent(format, fields.Get, nil)
 		if err != nil {
 			return e.fallback(format, err)
 		}
 		return s
 	}
-	msg, hasMsg := e.Fields.Get(KeyMessage)
+	msg, hasMsg := e.Get(KeyMessage)
 	text := ""
 	switch x := msg.(type) {
 	case string:
@@ -309,7 +515,7 @@ func (e Event) Text() string {
 			text = pyStr(x)
 		}
 	}
-	if _, ok := e.Fields.Get(KeyArgs); ok && hasMsg {
+	if _, ok := e.Get(KeyArgs); ok && hasMsg {
 		s, err := pyPercent(text, nil, e.Args())
 		if err != nil {
 			return e.fallback(text, err)
@@ -324,7 +530,7 @@ func (e Event) fallback(raw string, err error) string {
 	b.WriteString(raw)
 	b.WriteString(" [formatting failed: ")
 	b.WriteString(err.Error())
-	for _, f := range e.Fields {
+	for _, f := range e.Fields() {
 		if standardKeys[f.Key] {
 			continue
 		}

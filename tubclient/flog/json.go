@@ -1,6 +1,7 @@
 package flog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -22,12 +23,24 @@ type jsonParser struct {
 	b     []byte
 	i     int
 	depth int
+	// Scratch stacks for the members of the objects and arrays being
+	// parsed: each is copied out once, at its exact size, when it closes.
+	fields []Field
+	items  []any
+	intern *interner
 }
 
 // parseJSON parses one complete JSON value; objects become Dict, arrays
 // List, and Foolscap's {"@": …} placeholders Placeholder.
 func parseJSON(b []byte) (any, error) {
-	p := jsonParser{b: b}
+	var p jsonParser
+	return p.parse(b)
+}
+
+// parse parses one line, reusing the parser's scratch space.
+func (p *jsonParser) parse(b []byte) (any, error) {
+	p.b, p.i, p.depth = b, 0, 0
+	p.fields, p.items = p.fields[:0], p.items[:0]
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -110,12 +123,12 @@ func (p *jsonParser) object() (any, error) {
 		return nil, err
 	}
 	p.i++ // {
-	d := make(Dict, 0, 8)
+	mark := len(p.fields)
 	p.skipSpace()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
 		p.depth--
-		return d, nil
+		return Dict{}, nil
 	}
 	for {
 		p.skipSpace()
@@ -136,7 +149,7 @@ func (p *jsonParser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d = append(d, Field{k, v})
+		p.fields = append(p.fields, Field{k, v})
 		p.skipSpace()
 		if p.i >= len(p.b) {
 			return nil, p.errorf("unexpected end of line in an object")
@@ -147,6 +160,10 @@ func (p *jsonParser) object() (any, error) {
 		case '}':
 			p.i++
 			p.depth--
+			d := make(Dict, len(p.fields)-mark)
+			copy(d, p.fields[mark:])
+			clear(p.fields[mark:])
+			p.fields = p.fields[:mark]
 			if kind, ok := placeholderKind(d); ok {
 				return Placeholder{Kind: kind, Fields: d}, nil
 			}
@@ -162,12 +179,12 @@ func (p *jsonParser) array() (any, error) {
 		return nil, err
 	}
 	p.i++ // [
-	l := List{}
+	mark := len(p.items)
 	p.skipSpace()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
 		p.depth--
-		return l, nil
+		return List{}, nil
 	}
 	for {
 		p.skipSpace()
@@ -175,7 +192,7 @@ func (p *jsonParser) array() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = append(l, v)
+		p.items = append(p.items, v)
 		p.skipSpace()
 		if p.i >= len(p.b) {
 			return nil, p.errorf("unexpected end of line in a list")
@@ -186,6 +203,10 @@ func (p *jsonParser) array() (any, error) {
 		case ']':
 			p.i++
 			p.depth--
+			l := make(List, len(p.items)-mark)
+			copy(l, p.items[mark:])
+			clear(p.items[mark:])
+			p.items = p.items[:mark]
 			return l, nil
 		default:
 			return nil, p.errorf("expected ',' or ']', found %s", p.what())
@@ -207,10 +228,7 @@ func (p *jsonParser) key() (string, error) {
 			if k, ok := commonKey(raw); ok {
 				return k, nil
 			}
-			if !utf8.Valid(raw) {
-				return string(toValidUTF8(raw)), nil
-			}
-			return string(raw), nil
+			return p.text(raw), nil
 		}
 	}
 	return "", p.errorf("unterminated string")
@@ -267,17 +285,31 @@ func (p *jsonParser) str() (string, error) {
 			if k, ok := commonKey(raw); ok {
 				return k, nil
 			}
-			if !utf8.Valid(raw) {
-				return string(toValidUTF8(raw)), nil
-			}
-			return string(raw), nil
+			return p.text(raw), nil
 		}
 		if c == '\\' {
 			break
 		}
 	}
-	out := make([]byte, 0, 64)
+	// The escaped text is never shorter than what it decodes to.
+	quote := start - 1
+	p.i = quote
+	if err := p.skipString(); err != nil {
+		return "", err
+	}
+	out := make([]byte, 0, p.i-quote)
+	p.i = start
 	for p.i < len(p.b) {
+		// Copy the run up to the next quote or escape at once.
+		run := p.i
+		for run < len(p.b) && p.b[run] != '"' && p.b[run] != '\\' {
+			run++
+		}
+		out = append(out, p.b[p.i:run]...)
+		p.i = run
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -336,6 +368,45 @@ func (p *jsonParser) str() (string, error) {
 		}
 	}
 	return "", p.errorf("unterminated string")
+}
+
+// text makes a string of raw, valid UTF-8, sharing repeated short
+// strings (messages, incarnations, facilities recur on every line).
+func (p *jsonParser) text(raw []byte) string {
+	if !utf8.Valid(raw) {
+		return string(toValidUTF8(raw))
+	}
+	if p.intern != nil {
+		return p.intern.get(raw)
+	}
+	return string(raw)
+}
+
+// interner shares the strings of recurring values. It is bounded: once
+// full it is emptied and starts over, so a stream of unique values costs
+// a copy each, as without it.
+type interner struct {
+	m map[string]string
+}
+
+const (
+	internMaxLen     = 56
+	internMaxEntries = 8192
+)
+
+func (in *interner) get(raw []byte) string {
+	if len(raw) > internMaxLen {
+		return string(raw)
+	}
+	if s, ok := in.m[string(raw)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= internMaxEntries {
+		in.m = make(map[string]string, 1024)
+	}
+	s := string(raw)
+	in.m[s] = s
+	return s
 }
 
 func (p *jsonParser) hex4(at int) (rune, error) {
@@ -450,4 +521,301 @@ func toValidUTF8(b []byte) []byte {
 		b = b[size:]
 	}
 	return out
+}
+
+// skipValue checks the JSON value at p.i and moves past it without
+// building anything: a lazy event is validated in full when read, and
+// decoded only where asked.
+func (p *jsonParser) skipValue() error {
+	if p.i >= len(p.b) {
+		return p.errorf("unexpected end of line")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		if err := p.enter(); err != nil {
+			return err
+		}
+		p.i++
+		p.skipSpace()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			p.depth--
+			return nil
+		}
+		for {
+			p.skipSpace()
+			if p.i >= len(p.b) || p.b[p.i] != '"' {
+				return p.errorf("expected a key, found %s", p.what())
+			}
+			if err := p.skipString(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return p.errorf("expected ':', found %s", p.what())
+			}
+			p.i++
+			p.skipSpace()
+			if err := p.skipValue(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.i >= len(p.b) {
+				return p.errorf("unexpected end of line in an object")
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case '}':
+				p.i++
+				p.depth--
+				return nil
+			default:
+				return p.errorf("expected ',' or '}', found %s", p.what())
+			}
+		}
+	case c == '[':
+		if err := p.enter(); err != nil {
+			return err
+		}
+		p.i++
+		p.skipSpace()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			p.depth--
+			return nil
+		}
+		for {
+			p.skipSpace()
+			if err := p.skipValue(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.i >= len(p.b) {
+				return p.errorf("unexpected end of line in a list")
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case ']':
+				p.i++
+				p.depth--
+				return nil
+			default:
+				return p.errorf("expected ',' or ']', found %s", p.what())
+			}
+		}
+	case c == '"':
+		return p.skipString()
+	case c == '-' || '0' <= c && c <= '9':
+		return p.skipNumber()
+	}
+	_, err := p.value()
+	return err
+}
+
+// skipNumber checks a number's grammar (Python's: JSON's, plus
+// -Infinity) without converting it.
+func (p *jsonParser) skipNumber() error {
+	b := p.b
+	if b[p.i] == '-' {
+		p.i++
+		if p.i < len(b) && b[p.i] == 'I' {
+			_, err := p.literal("Infinity", nil)
+			return err
+		}
+	}
+	digits := p.skipDigits()
+	if digits == 0 {
+		return p.errorf("bad number")
+	}
+	isFloat := false
+	if p.i < len(b) && b[p.i] == '.' {
+		p.i++
+		isFloat = true
+		if p.skipDigits() == 0 {
+			return p.errorf("bad number: no digits after the point")
+		}
+	}
+	if p.i < len(b) && (b[p.i] == 'e' || b[p.i] == 'E') {
+		p.i++
+		isFloat = true
+		if p.i < len(b) && (b[p.i] == '+' || b[p.i] == '-') {
+			p.i++
+		}
+		if p.skipDigits() == 0 {
+			return p.errorf("bad number: no digits in the exponent")
+		}
+	}
+	if !isFloat && digits > maxIntDigits {
+		return p.errorf("integer of %d digits", digits)
+	}
+	return nil
+}
+
+func (p *jsonParser) skipDigits() int {
+	start := p.i
+	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i - start
+}
+
+// skipString checks a string literal and moves past it.
+func (p *jsonParser) skipString() error {
+	p.i++ // "
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '"':
+			p.i++
+			return nil
+		case '\\':
+			if p.i+1 >= len(p.b) {
+				return p.errorf("unterminated escape")
+			}
+			switch e := p.b[p.i+1]; e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i += 2
+			case 'u':
+				if _, err := p.hex4(p.i + 2); err != nil {
+					return err
+				}
+				p.i += 6
+			default:
+				return p.errorf("bad escape \\%c", e)
+			}
+		default:
+			p.i++
+		}
+	}
+	return p.errorf("unterminated string")
+}
+
+// member is one key of an object and where its value lies.
+type member struct {
+	key        string
+	start, end int
+}
+
+// members checks the object at p.i and lists its keys and value spans,
+// moving past it. Keys are shared strings where they recur.
+func (p *jsonParser) members(out []member) ([]member, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return nil, p.errorf("expected an object, found %s", p.what())
+	}
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	p.i++
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		p.depth--
+		return out, nil
+	}
+	for {
+		p.skipSpace()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, p.errorf("expected a key, found %s", p.what())
+		}
+		k, err := p.key()
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, p.errorf("expected ':', found %s", p.what())
+		}
+		p.i++
+		p.skipSpace()
+		start := p.i
+		if err := p.skipValue(); err != nil {
+			return nil, err
+		}
+		out = append(out, member{k, start, p.i})
+		p.skipSpace()
+		if p.i >= len(p.b) {
+			return nil, p.errorf("unexpected end of line in an object")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			p.depth--
+			return out, nil
+		default:
+			return nil, p.errorf("expected ',' or '}', found %s", p.what())
+		}
+	}
+}
+
+// valueAt parses the value in b[start:end], which members has checked.
+func (p *jsonParser) valueAt(b []byte, start, end int) (any, error) {
+	saveB, saveI, saveDepth := p.b, p.i, p.depth
+	p.b, p.i, p.depth = b[:end], start, 0
+	v, err := p.value()
+	p.b, p.i, p.depth = saveB, saveI, saveDepth
+	return v, err
+}
+
+// openObject enters the object at p.i; nextKey then walks its members.
+func (p *jsonParser) openObject() error {
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return p.errorf("expected an object, found %s", p.what())
+	}
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.i++
+	return nil
+}
+
+// nextKey moves to the next member of the object openObject entered and
+// returns its key's raw bytes (unescaped if it had escapes), with p.i at
+// its value, which the caller must consume. more is false once the
+// object has closed. Keys are not turned into strings.
+func (p *jsonParser) nextKey(first bool) (key []byte, more bool, err error) {
+	p.skipSpace()
+	if p.i >= len(p.b) {
+		return nil, false, p.errorf("unexpected end of line in an object")
+	}
+	switch c := p.b[p.i]; {
+	case c == '}':
+		p.i++
+		p.depth--
+		return nil, false, nil
+	case !first && c == ',':
+		p.i++
+		p.skipSpace()
+	case !first:
+		return nil, false, p.errorf("expected ',' or '}', found %s", p.what())
+	}
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return nil, false, p.errorf("expected a key, found %s", p.what())
+	}
+	kstart := p.i + 1
+	if err := p.skipString(); err != nil {
+		return nil, false, err
+	}
+	key = p.b[kstart : p.i-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		save := p.i
+		p.i = kstart - 1
+		k, err := p.str()
+		if err != nil {
+			return nil, false, err
+		}
+		key, p.i = []byte(k), save
+	}
+	p.skipSpace()
+	if p.i >= len(p.b) || p.b[p.i] != ':' {
+		return nil, false, p.errorf("expected ':', found %s", p.what())
+	}
+	p.i++
+	p.skipSpace()
+	if p.i >= len(p.b) {
+		return nil, false, p.errorf("unexpected end of line")
+	}
+	return key, true, nil
 }

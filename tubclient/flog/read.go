@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // Magic is the first line of every flogfile.
@@ -75,6 +76,25 @@ type Reader struct {
 	pendErr error
 	fatal   error
 	scratch []byte
+	parser  jsonParser
+	slab    []byte // events' text is carved from blocks, not allocated one by one
+}
+
+// slabSize is the block events' text is carved from; a longer event gets
+// its own allocation.
+const slabSize = 64 << 10
+
+// keep copies an event's text out of the line buffer.
+func (r *Reader) keep(b []byte) []byte {
+	if len(b) > slabSize/4 {
+		return append([]byte(nil), b...)
+	}
+	if len(r.slab)+len(b) > cap(r.slab) {
+		r.slab = make([]byte, 0, slabSize)
+	}
+	start := len(r.slab)
+	r.slab = append(r.slab, b...)
+	return r.slab[start:len(r.slab):len(r.slab)]
 }
 
 // Open opens a saved file for reading; Close releases it.
@@ -96,6 +116,7 @@ func Open(path string) (*Reader, error) {
 // the magic line and reads the header, if the file starts with one.
 func NewReader(src io.Reader, name string) (*Reader, error) {
 	r := &Reader{name: name, src: src, maxLine: DefaultMaxLine}
+	r.parser.intern = &interner{}
 	br := bufio.NewReaderSize(src, 64<<10)
 	head, _ := br.Peek(3)
 	if bytes.Equal(head, []byte("BZh")) {
@@ -121,7 +142,8 @@ func NewReader(src io.Reader, name string) (*Reader, error) {
 	br.Discard(len(Magic))
 	r.line = 1
 	// The header, when there is one, is the first line after the magic.
-	rec, err := r.next()
+	var rec Record
+	ok, err := r.next(&rec)
 	switch {
 	case err == io.EOF:
 		r.pendErr = io.EOF
@@ -131,10 +153,8 @@ func NewReader(src io.Reader, name string) (*Reader, error) {
 			return nil, err
 		}
 		r.pendErr = err
-	case rec == nil:
-		// next found the header.
-	default:
-		r.pending = rec
+	case ok:
+		r.pending = &rec
 	}
 	return r, nil
 }
@@ -176,7 +196,8 @@ func (r *Reader) Close() error {
 
 // Next returns the next event. A *LineError reports one bad line and
 // reading may go on; io.EOF ends the file; any other error (a truncated
-// or corrupt bzip2 stream, a failing disk) ends it too.
+// or corrupt bzip2 stream, a failing disk) ends it too. Events share
+// memory in blocks of recent events: Clone one to keep it for long.
 func (r *Reader) Next() (Record, error) {
 	if r.pending != nil {
 		rec := *r.pending
@@ -188,75 +209,118 @@ func (r *Reader) Next() (Record, error) {
 		r.pendErr = nil
 		return Record{}, err
 	}
+	var rec Record
 	for {
-		rec, err := r.next()
+		ok, err := r.next(&rec)
 		if err != nil {
 			return Record{}, err
 		}
-		if rec != nil {
-			return *rec, nil
+		if ok {
+			return rec, nil
 		}
 	}
 }
 
-// next reads one line: an event (rec set), a header (rec nil, err nil),
-// or an error.
-func (r *Reader) next() (*Record, error) {
+// next reads one line into rec: an event (ok), a header (not ok, nil
+// error), or an error.
+func (r *Reader) next(rec *Record) (ok bool, err error) {
 	if r.fatal != nil {
-		return nil, r.fatal
+		return false, r.fatal
 	}
 	line, err := r.readLine()
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	line = bytes.TrimRight(line, "\r\n \t")
 	if len(line) == 0 {
-		return nil, r.lineError(errors.New("empty line"))
+		return false, r.lineError(errors.New("empty line"))
 	}
-	v, err := parseJSON(line)
+	*rec = Record{}
+	hdr, err := r.parseLine(line, rec)
 	if err != nil {
-		return nil, r.lineError(err)
+		return false, r.lineError(err)
 	}
-	d, ok := v.(Dict)
-	if !ok {
-		return nil, r.lineError(fmt.Errorf("a line must be a JSON object, not %s", typeName(v)))
-	}
-	if h, ok := d.Get("header"); ok {
-		hd, ok := h.(Dict)
-		if !ok {
-			return nil, r.lineError(errors.New("header is not an object"))
-		}
-		hdr, err := parseHeader(hd)
-		if err != nil {
-			return nil, r.lineError(err)
-		}
+	if hdr != nil {
 		if r.header == nil {
-			r.header = &hdr
+			r.header = hdr
 		}
-		return nil, nil
+		return false, nil
 	}
-	rec := &Record{File: r.name, Line: r.line}
-	var ev Dict
-	var haveEvent bool
-	for _, f := range d {
-		switch f.Key {
+	rec.File, rec.Line = r.name, r.line
+	return true, nil
+}
+
+// parseLine reads a {"from", "rx_time", "d"} line, or a {"header"} line.
+// The whole line is checked; only the event's common keys are decoded.
+func (r *Reader) parseLine(line []byte, rec *Record) (hdr *Header, err error) {
+	p := &r.parser
+	p.b, p.i, p.depth = line, 0, 0
+	p.skipSpace()
+	haveEvent := false
+	if err := p.openObject(); err != nil {
+		return nil, err
+	}
+	for first := true; ; first = false {
+		key, more, err := p.nextKey(first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		start := p.i
+		switch string(key) {
+		case "header":
+			if err := p.skipValue(); err != nil {
+				return nil, err
+			}
+			v, err := p.valueAt(line, start, p.i)
+			if err != nil {
+				return nil, err
+			}
+			hd, ok := v.(Dict)
+			if !ok {
+				return nil, errors.New("header is not an object")
+			}
+			h, err := parseHeader(hd)
+			if err != nil {
+				return nil, err
+			}
+			hdr = &h
 		case "from":
-			rec.From = pyStr(f.Value)
+			if line[start] != '"' {
+				err = p.skipValue()
+			} else {
+				rec.From, err = p.str()
+			}
 		case "rx_time":
-			rec.RxTime, _ = asFloat(f.Value)
+			if err = p.skipNumberOrValue(); err == nil {
+				rec.RxTime, _ = strconv.ParseFloat(string(line[start:p.i]), 64)
+			}
 		case "d":
-			ev, haveEvent = f.Value.(Dict)
+			if line[start] != '{' {
+				return nil, errors.New(`the event ("d") is not an object`)
+			}
+			var ev Event
+			if ev, err = parseEvent(p); err == nil {
+				ev.raw = r.keep(line[start:p.i])
+				rec.Event, haveEvent = ev, true
+			}
+		default:
+			err = p.skipValue()
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	if !haveEvent {
-		return nil, r.lineError(errors.New(`no event ("d" object) in the line`))
+	p.skipSpace()
+	if p.i != len(line) {
+		return nil, p.errorf("unexpected %s after the object", p.what())
 	}
-	e, err := NewEvent(ev)
-	if err != nil {
-		return nil, r.lineError(err)
+	if hdr == nil && !haveEvent {
+		return nil, errors.New(`no event ("d" object) in the line`)
 	}
-	rec.Event = e
-	return rec, nil
+	return hdr, nil
 }
 
 func parseHeader(d Dict) (Header, error) {

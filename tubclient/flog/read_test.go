@@ -188,7 +188,7 @@ func bigBzip2(t *testing.T, src string) string {
 	var evs []Event
 	for len(evs)*250 < 3<<20 {
 		for _, rec := range recs {
-			fields := append(Dict(nil), rec.Event.Fields...)
+			fields := append(Dict(nil), rec.Event.Fields()...)
 			for i := range fields {
 				if fields[i].Key == KeyNum {
 					fields[i].Value = int64(len(evs))

@@ -156,7 +156,7 @@ func TestTextMatchesFoolscap(t *testing.T) {
 		t.Fatalf("read back %d events, wrote %d", len(recs), len(evs))
 	}
 	for _, rec := range recs {
-		num := rec.Event.Fields.String("format")
+		num := rec.Event.Fields().String("format")
 		got := rec.Event.Text()
 		w, ok := want[itoa(rec.Event.Num())]
 		if !ok {

@@ -58,7 +58,12 @@ func (w *Writer) Write(from string, rxTime float64, ev Event) error {
 	b = append(b, `, "rx_time": `...)
 	b = appendJSON(b, rxTime, 0)
 	b = append(b, `, "d": `...)
-	b = appendJSONDict(b, ev.Fields, 0)
+	if ev.raw != nil {
+		// Read from a file: written back exactly as it was.
+		b = append(b, ev.raw...)
+	} else {
+		b = appendJSONDict(b, ev.fields, 0)
+	}
 	b = append(b, "}\n"...)
 	w.buf = b
 	_, w.err = w.w.Write(b)
