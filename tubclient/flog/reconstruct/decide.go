@@ -18,6 +18,7 @@ func (r *Reconstructor) decideMaster(n *nego, accept bool, t time.Time) {
 		return
 	}
 	n.decided = true
+	r.finish(n)
 	ts := r.tub(n.local)
 	rule, detail := r.masterRule(n, accept)
 	d := snapshot.Decision{Time: t, PeerTubID: n.peer, Role: snapshot.Master, Accept: accept,
@@ -41,7 +42,9 @@ func (r *Reconstructor) decideMaster(n *nego, accept bool, t time.Time) {
 	} else {
 		d.Error = "Duplicate connection"
 	}
-	d.WhatIf = r.whatIf(n, d, ts, t)
+	if !r.opts.NoWhatIf {
+		d.WhatIf = r.whatIf(n, d, ts, t)
+	}
 	if p != nil && accept {
 		d.BrokerID = r.attach(ts, p, n, t, string(rule))
 	} else if p != nil {
@@ -115,8 +118,8 @@ func (r *Reconstructor) loggedDetail(n *nego, rule negotiation.Rule, accept bool
 		return "offer cannot be compared (no my-incarnation or last-connection) and the broker is old enough for the handle-old threshold"
 	case rule == negotiation.RuleNewerSeqNum && n.existing != nil:
 		return fmt.Sprintf("offer seqnum %d is newer than the broker's %d, which no well-behaved peer sends", n.newerOffer, n.existing.SeqNum)
-	case n.ruleText != "":
-		return fmt.Sprintf("Foolscap %s the offer: %s", verdictWord(accept), n.ruleText)
+	case n.ruleSeen:
+		return fmt.Sprintf("Foolscap %s the offer: %s", verdictWord(accept), n.ruleEvent.Text())
 	}
 	return fmt.Sprintf("Foolscap %s the offer", verdictWord(accept))
 }
@@ -279,6 +282,7 @@ func (r *Reconstructor) decideSlave(n *nego, d map[string]string, t time.Time) {
 		return
 	}
 	n.decided = true
+	r.finish(n)
 	ts := r.tub(n.local)
 	dec := snapshot.Decision{Time: t, PeerTubID: n.peer, Role: snapshot.Slave,
 		OfferIncarnation: n.localInc, OfferLast: n.localLast}
@@ -342,6 +346,7 @@ func (r *Reconstructor) failed(n *nego, ev flog.Event, t time.Time) {
 		return
 	}
 	n.decided = true
+	r.finish(n)
 	why := strings.TrimPrefix(strings.TrimPrefix(ev.Message(), "negotiationFailed"), ": ")
 	if why == "" {
 		if f, ok := ev.Failure(); ok {
@@ -386,8 +391,8 @@ func (r *Reconstructor) lost(ev flog.Event, t time.Time) bool {
 	var bestTub *tubState
 	for _, id := range r.tubOrder {
 		ts := r.tubs[id]
-		for pid, p := range ts.peers {
-			if !strings.HasPrefix(pid, prefix) || (p.broker == nil && len(p.replaced) == 0) {
+		for _, p := range ts.byPrefix[lostPrefix(prefix)] {
+			if !strings.HasPrefix(p.snap.TubID, prefix) || (p.broker == nil && len(p.replaced) == 0) {
 				continue
 			}
 			if best == nil || len(p.replaced) > len(best.replaced) ||

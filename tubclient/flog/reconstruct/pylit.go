@@ -104,6 +104,17 @@ func (p *pyLit) scalar() (string, error) {
 func (p *pyLit) quoted() (string, error) {
 	q := p.s[p.i]
 	p.i++
+	// Without escapes the literal is a substring of the message as is.
+	for j := p.i; j < len(p.s); j++ {
+		if p.s[j] == q {
+			v := p.s[p.i:j]
+			p.i = j + 1
+			return v, nil
+		}
+		if p.s[j] == '\\' {
+			break
+		}
+	}
 	var b strings.Builder
 	for p.i < len(p.s) {
 		c := p.s[p.i]

@@ -57,6 +57,9 @@ type Options struct {
 	// KeepaliveTimeout is the remote tub's keepalive, used when weighing
 	// a probe (Foolscap's default 240 s).
 	KeepaliveTimeout time.Duration
+	// NoWhatIf leaves Decision.WhatIf empty, for a caller that never
+	// shows it (a headless replay printing verdicts).
+	NoWhatIf bool
 }
 
 func (o *Options) defaults() {
@@ -108,12 +111,15 @@ type Reconstructor struct {
 	tubOrder []string
 
 	nodes   map[flog.ID]*nego // events that other events name as parent
-	pending int               // negotiations and contexts in nodes
+	live    map[*nego]struct{}
+	pending int // negotiations and contexts in live
 	sinceGC int
+	// finished negotiations stay findable for a moment, for the lines
+	// Foolscap logs after the decision (switchToBanana, params, failure).
+	finished     []*nego
+	finishedHead int
 
-	seen     map[flog.ID]struct{}
-	seenRing []flog.ID
-	seenHead int
+	seen dedupe
 
 	unmapped      []flog.Event
 	unmappedHead  int
@@ -131,7 +137,7 @@ type Reconstructor struct {
 func New(opts Options) *Reconstructor {
 	opts.defaults()
 	return &Reconstructor{opts: opts, tubs: make(map[string]*tubState), nodes: make(map[flog.ID]*nego),
-		seen: make(map[flog.ID]struct{})}
+		live: make(map[*nego]struct{}), seen: dedupe{window: opts.DedupeWindow}}
 }
 
 // nodeKind says what a node in the parent tree stands for.
@@ -170,7 +176,7 @@ type nego struct {
 
 	rule       negotiation.Rule
 	ruleAccept bool
-	ruleText   string
+	ruleEvent  flog.Event // the rule's line, rendered only if a sentence needs it
 	ruleSeen   bool
 	newerOffer int64
 
@@ -178,6 +184,7 @@ type nego struct {
 	current   string
 	slaveIR   string // params' current-slave-IR
 	decided   bool
+	closed    bool
 }
 
 // Apply feeds one event. The events it returns are valid until the next
@@ -185,8 +192,7 @@ type nego struct {
 func (r *Reconstructor) Apply(ev flog.Event) []snapshot.Event {
 	r.out = r.out[:0]
 	r.stats.Applied++
-	id := ev.ID()
-	if r.isDuplicate(id) {
+	if r.seen.duplicate(ev.Incarnation(), ev.Num()) {
 		r.stats.Duplicates++
 		return r.out
 	}
@@ -200,6 +206,7 @@ func (r *Reconstructor) Apply(ev flog.Event) []snapshot.Event {
 	} else {
 		r.stats.Mapped++
 	}
+	r.retireFinished(t)
 	if r.sinceGC++; r.sinceGC >= 1024 || r.pending > r.opts.MaxPending {
 		r.sinceGC = 0
 		r.expire()
@@ -207,34 +214,62 @@ func (r *Reconstructor) Apply(ev flog.Event) []snapshot.Event {
 	return r.out
 }
 
+// finishedGrace is how long, in log time, a decided negotiation stays
+// findable for its last lines.
+const finishedGrace = 5 * time.Second
+
+// finish marks a negotiation decided; it is forgotten after the grace.
+func (r *Reconstructor) finish(n *nego) {
+	if n.kind != nodeNegotiation || n.closed {
+		return
+	}
+	r.finished = append(r.finished, n)
+}
+
+// retireFinished forgets decided negotiations past their grace.
+func (r *Reconstructor) retireFinished(now time.Time) {
+	cutoff := now.Add(-finishedGrace)
+	for r.finishedHead < len(r.finished) {
+		n := r.finished[r.finishedHead]
+		if !n.closed && n.last.After(cutoff) {
+			break
+		}
+		r.finished[r.finishedHead] = nil
+		r.finishedHead++
+		if !n.closed {
+			r.closeNego(n)
+		}
+	}
+	if r.finishedHead > 1024 && r.finishedHead*2 > len(r.finished) {
+		r.finished = append(r.finished[:0], r.finished[r.finishedHead:]...)
+		r.finishedHead = 0
+	}
+}
+
 // Flush closes every negotiation still in flight, deciding those whose
 // verdict the log already shows: call it at the end of a replay.
 func (r *Reconstructor) Flush() []snapshot.Event {
 	r.out = r.out[:0]
-	for _, n := range r.uniqueNodes() {
+	all := r.liveNodes()
+	slices.SortFunc(all, func(a, b *nego) int { return a.started.Compare(b.started) })
+	for _, n := range all {
 		r.closeNego(n)
 	}
 	return r.out
 }
 
-func (r *Reconstructor) isDuplicate(id flog.ID) bool {
-	if _, ok := r.seen[id]; ok {
-		return true
+func (r *Reconstructor) liveNodes() []*nego {
+	out := make([]*nego, 0, len(r.live))
+	for n := range r.live {
+		out = append(out, n)
 	}
-	if len(r.seenRing) < r.opts.DedupeWindow {
-		r.seenRing = append(r.seenRing, id)
-	} else {
-		delete(r.seen, r.seenRing[r.seenHead])
-		r.seenRing[r.seenHead] = id
-		r.seenHead = (r.seenHead + 1) % len(r.seenRing)
-	}
-	r.seen[id] = struct{}{}
-	return false
+	return out
 }
 
 func (r *Reconstructor) keepUnmapped(ev flog.Event) {
 	r.unmappedTotal++
 	r.stats.Unmapped++
+	ev = ev.Clone() // kept for long: do not pin the reader's block
 	if len(r.unmapped) < r.opts.MaxUnmapped {
 		r.unmapped = append(r.unmapped, ev)
 		return
@@ -393,7 +428,7 @@ func (r *Reconstructor) apply(k kind, ev flog.Event, t time.Time) bool {
 		}
 		n.duplicate, n.role = true, snapshot.Master
 		n.rule, n.ruleAccept, n.ruleSeen = rl.rule, rl.accept, true
-		n.ruleText = ev.Text()
+		n.ruleEvent = ev
 		if rl.rule == negotiation.RuleNewerSeqNum {
 			n.newerOffer = offer
 			if n.existing == nil {
@@ -404,6 +439,11 @@ func (r *Reconstructor) apply(k kind, ev flog.Event, t time.Time) bool {
 			n.handleOld = true
 			r.tub(n.local).handleOld = true
 			n.age, n.threshold = age, threshold
+		}
+		if !rl.accept {
+			// A rejecting rule is the verdict: decide now, so the decision
+			// sits on the rule's line (an incident's trigger, say).
+			r.decideMaster(n, false, t)
 		}
 	case kAcceptingOffer:
 		n.accepting, n.role = true, snapshot.Master
@@ -472,6 +512,7 @@ func (r *Reconstructor) node(id flog.ID, k nodeKind, t time.Time) *nego {
 	}
 	n := &nego{kind: k, started: t, last: t, age: -1, threshold: -1}
 	r.register(id, n)
+	r.live[n] = struct{}{}
 	r.pending++
 	return n
 }
@@ -513,6 +554,10 @@ func (r *Reconstructor) started(ev flog.Event, t time.Time) bool {
 		return true
 	}
 	// The listener or connector line says which tub, which peer, where.
+	if ctx.kind == nodeListener {
+		// A listener line starts exactly one negotiation.
+		defer r.closeNego(ctx)
+	}
 	if n.local == "" {
 		n.local = ctx.local
 	}
@@ -528,34 +573,23 @@ func (r *Reconstructor) started(ev flog.Event, t time.Time) bool {
 	return true
 }
 
-// uniqueNodes lists every node once.
-func (r *Reconstructor) uniqueNodes() []*nego {
-	seen := make(map[*nego]bool, r.pending)
-	var out []*nego
-	for _, n := range r.nodes {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	slices.SortFunc(out, func(a, b *nego) int { return a.started.Compare(b.started) })
-	return out
-}
-
 // expire closes negotiations idle past PendingTimeout, and the oldest
 // beyond MaxPending.
 func (r *Reconstructor) expire() {
-	all := r.uniqueNodes()
 	cutoff := r.now.Add(-r.opts.PendingTimeout)
-	over := len(all) - r.opts.MaxPending*7/8 // make room for a while
-	if over < 0 {
-		over = 0
-	}
-	slices.SortFunc(all, func(a, b *nego) int { return a.last.Compare(b.last) })
-	for i, n := range all {
-		if i >= over && !n.last.Before(cutoff) {
-			break
+	var stale []*nego
+	for n := range r.live {
+		if n.last.Before(cutoff) {
+			stale = append(stale, n)
 		}
+	}
+	if over := len(r.live) - len(stale) - r.opts.MaxPending*7/8; over > 0 {
+		// Make room for a while: close the least recently active.
+		all := r.liveNodes()
+		slices.SortFunc(all, func(a, b *nego) int { return a.last.Compare(b.last) })
+		stale = all[:len(stale)+over]
+	}
+	for _, n := range stale {
 		if n.kind == nodeNegotiation && !n.decided {
 			r.stats.Expired++
 		}
@@ -566,15 +600,20 @@ func (r *Reconstructor) expire() {
 // closeNego forgets a node, first deciding a negotiation whose verdict
 // the log shows but whose last line never came.
 func (r *Reconstructor) closeNego(n *nego) {
+	if n.closed {
+		return
+	}
 	if n.kind == nodeNegotiation && !n.decided && n.ruleSeen {
 		r.decideMaster(n, n.ruleAccept, n.last)
 	}
+	n.closed = true
 	for _, id := range n.keys {
 		if r.nodes[id] == n {
 			delete(r.nodes, id)
 		}
 	}
 	n.keys = nil
+	delete(r.live, n)
 	r.pending--
 }
 
@@ -584,6 +623,7 @@ type tubState struct {
 	incarnations []string
 	handleOld    bool
 	peers        map[string]*peerState
+	byPrefix     map[string][]*peerState // by the four characters a lost connection is logged with
 	decisions    []snapshot.Decision
 	decHead      int
 	decTotal     uint64
@@ -612,7 +652,8 @@ func (r *Reconstructor) tub(id string) *tubState {
 	}
 	ts := r.tubs[id]
 	if ts == nil {
-		ts = &tubState{tubID: id, peers: make(map[string]*peerState), activity: activity.New(0, 0, 0)}
+		ts = &tubState{tubID: id, peers: make(map[string]*peerState), byPrefix: make(map[string][]*peerState),
+			activity: activity.New(0, 0, 0)}
 		r.tubs[id] = ts
 		r.tubOrder = append(r.tubOrder, id)
 	}
@@ -679,6 +720,7 @@ func (ts *tubState) peer(r *Reconstructor, id string, t time.Time) *peerState {
 		}
 		p = &peerState{snap: snapshot.Peer{TubID: id, State: snapshot.PeerIdle}}
 		ts.peers[id] = p
+		ts.byPrefix[lostPrefix(id)] = append(ts.byPrefix[lostPrefix(id)], p)
 	}
 	if t.After(p.lastActive) {
 		p.lastActive = t
@@ -699,6 +741,12 @@ func (ts *tubState) evictIdle(r *Reconstructor, t time.Time) {
 	n := max(len(ts.peers)/8, 1)
 	for _, p := range idle[:min(n, len(idle))] {
 		delete(ts.peers, p.snap.TubID)
+		pre := lostPrefix(p.snap.TubID)
+		if list := slices.DeleteFunc(ts.byPrefix[pre], func(q *peerState) bool { return q == p }); len(list) > 0 {
+			ts.byPrefix[pre] = list
+		} else {
+			delete(ts.byPrefix, pre)
+		}
 		ts.activity.Forget(p.snap.TubID)
 		ts.evictions++
 		r.stats.Evicted++
@@ -742,6 +790,14 @@ func (r *Reconstructor) offerReceived(n *nego, t time.Time) {
 	if n.peer != "" {
 		r.sawIncarnation(r.tub(n.local).peer(r, n.peer, t), o.Incarnation, t)
 	}
+}
+
+// lostPrefix is how Foolscap names a peer in "connection to XXXX lost".
+func lostPrefix(id string) string {
+	if len(id) > 4 {
+		return id[:4]
+	}
+	return id
 }
 
 func short(id string) string {
@@ -810,4 +866,63 @@ func (r *Reconstructor) SnapshotOf(tubID string, now time.Time) *snapshot.Snapsh
 		return nil
 	}
 	return r.snapshotOf(ts, now)
+}
+
+// dedupe recognises events seen before by their logger incarnation and
+// number. Numbers grow as a logger logs, and copies of one event (a tail
+// save and FLOGFILE of one process, replayed together) arrive close
+// together when merged by time, so a sliding window of recent numbers
+// per incarnation suffices, in constant memory.
+type dedupe struct {
+	window int
+	last   string
+	lastW  *numWindow
+	byInc  map[string]*numWindow
+}
+
+type numWindow struct {
+	high int64
+	bits []uint64
+}
+
+const maxIncarnations = 1024
+
+func (d *dedupe) duplicate(inc string, num int64) bool {
+	w := d.lastW
+	if w == nil || inc != d.last {
+		if d.byInc == nil || len(d.byInc) >= maxIncarnations {
+			d.byInc = make(map[string]*numWindow)
+		}
+		w = d.byInc[inc]
+		if w == nil {
+			w = &numWindow{high: num - 1, bits: make([]uint64, (d.window+63)/64)}
+			d.byInc[inc] = w
+		}
+		d.last, d.lastW = inc, w
+	}
+	return w.seen(num)
+}
+
+// seen marks num and reports whether it was marked already. Numbers too
+// far below the newest to be in the window count as new.
+func (w *numWindow) seen(num int64) bool {
+	size := int64(len(w.bits) * 64)
+	if num > w.high {
+		if num-w.high >= size {
+			clear(w.bits)
+		} else {
+			for k := w.high + 1; k <= num; k++ {
+				w.bits[(k%size)/64] &^= 1 << (uint64(k%size) % 64)
+			}
+		}
+		w.high = num
+	} else if w.high-num >= size || num < 0 {
+		return false
+	}
+	i, bit := (num%size)/64, uint64(1)<<(uint64(num%size)%64)
+	if w.bits[i]&bit != 0 {
+		return true
+	}
+	w.bits[i] |= bit
+	return false
 }

@@ -557,8 +557,8 @@ func TestBoundedOnLongStreams(t *testing.T) {
 	if _, recent := r.Unmapped(); len(recent) > opts.MaxUnmapped {
 		t.Errorf("%d unmapped kept, cap %d", len(recent), opts.MaxUnmapped)
 	}
-	if len(r.seen) > opts.DedupeWindow || len(r.nodes) > 4*opts.MaxPending {
-		t.Errorf("dedupe %d ids, %d parent nodes", len(r.seen), len(r.nodes))
+	if len(r.seen.byInc) != 1 || len(r.nodes) > 4*opts.MaxPending || len(r.live) > opts.MaxPending+10 {
+		t.Errorf("dedupe windows %d, %d parent nodes, %d live", len(r.seen.byInc), len(r.nodes), len(r.live))
 	}
 }
 
@@ -576,8 +576,8 @@ func fakeTubID(i int) string {
 // another wherever it appears.
 func rewrite(t *testing.T, ev flog.Event, numShift int64, timeShift float64, from, to string) flog.Event {
 	t.Helper()
-	fields := make(flog.Dict, len(ev.Fields))
-	copy(fields, ev.Fields)
+	fields := make(flog.Dict, len(ev.Fields()))
+	copy(fields, ev.Fields())
 	for i, f := range fields {
 		switch f.Key {
 		case "num", "parent":
