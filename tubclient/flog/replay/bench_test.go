@@ -15,6 +15,7 @@ import (
 
 	"github.com/tubscope/tubscope/tubclient/flog"
 	"github.com/tubscope/tubscope/tubclient/flog/internal/flogtest"
+	"github.com/tubscope/tubscope/tubclient/flog/reconstruct"
 )
 
 // benchFile writes size bytes generated from the master log to a file.
@@ -153,12 +154,21 @@ func renderAll(b *testing.B, path string) int64 {
 }
 
 // BenchmarkReplay1GB streams a 1 GB generated file through the replay,
-// never storing it, and reports the peak heap.
+// never storing it, and reports the peak heap: with the default caps
+// (the file brings a new peer every 130 kB, so 10000 peers are held by
+// the end) and with a 200-peer cap.
 func BenchmarkReplay1GB(b *testing.B) {
-	for b.Loop() {
-		events, peak, took := replayGenerated(b, 1<<30)
-		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
-		b.Logf("1 GB: %d events in %v, peak heap %s", events, took, fmt.Sprintf("%.1f MiB", float64(peak)/(1<<20)))
+	for _, tc := range []struct {
+		name string
+		opts reconstruct.Options
+	}{{"default-caps", reconstruct.Options{}}, {"200-peers", reconstruct.Options{MaxPeers: 200}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				events, peak, took := replayGenerated(b, 1<<30, tc.opts)
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+				b.Logf("1 GB: %d events in %v, peak heap %s", events, took, fmt.Sprintf("%.1f MiB", float64(peak)/(1<<20)))
+			}
+		})
 	}
 }
