@@ -403,6 +403,17 @@ func (p *Player) Unmapped() (total uint64, recent []flog.Event, err error) {
 	return total, recent, err
 }
 
+// Tubs lists the tubs the files log for (a process may run several; the
+// snapshot follows Options.Reconstruct.TubID, or the busiest).
+func (p *Player) Tubs() ([]reconstruct.TubSummary, error) {
+	var tubs []reconstruct.TubSummary
+	err := p.do(func(p *Player) error {
+		tubs = p.rc.Tubs()
+		return nil
+	})
+	return tubs, err
+}
+
 // batch bounds the events applied between looks at the controls.
 const batch = 4096
 

@@ -275,6 +275,9 @@ func TestPlayerPlaysInLogTime(t *testing.T) {
 			if got := len(decisionsOf(s, m.Client)); got != len(m.Expected) {
 				t.Errorf("%d decisions, want %d", got, len(m.Expected))
 			}
+			if tubs, err := p.Tubs(); err != nil || len(tubs) != 1 || tubs[0].TubID != m.TubID || tubs[0].Decisions == 0 {
+				t.Errorf("Tubs() = %+v, %v", tubs, err)
+			}
 		})
 	}
 }
