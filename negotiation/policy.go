@@ -116,3 +116,20 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// policySentences say in one line what each policy does with a duplicate
+// offer, for the inspector's help and its policy key.
+var policySentences = map[string]string{
+	PolicyFoolscap:   "Foolscap 21.7: a new incarnation or a seqnum the peer already saw replaces the broker; a parallel or late offer is refused",
+	PolicyHandleOld:  "as foolscap, but an offer without incarnation or last-connection replaces a broker at least 60 s old",
+	PolicyAttemptID:  "as foolscap, but a lost first decision is retried by a new attempt id and accepted; hints of one attempt are refused",
+	PolicyProbe:      "as foolscap, but before refusing it PINGs the old broker: silence replaces it, a PONG keeps it",
+	PolicyAge:        "replaces the broker once it has been silent for 60 s, refuses otherwise",
+	PolicyNewestWins: "the newest offer always replaces the broker (parallel hints can flap)",
+	PolicyFirstWins:  "the first connection always wins: a silently dead broker locks the peer out until TCP gives up",
+	PolicyDropBoth:   "a duplicate drops both the offer and the broker, so both sides start afresh",
+}
+
+// Describe says in one line what the named policy does; "" for a name it
+// does not know.
+func Describe(name string) string { return policySentences[name] }

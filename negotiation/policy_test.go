@@ -314,3 +314,14 @@ func BenchmarkFoolscapDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestEveryPolicyIsDescribed(t *testing.T) {
+	for _, name := range PolicyNames() {
+		if Describe(name) == "" {
+			t.Errorf("policy %s has no sentence", name)
+		}
+	}
+	if Describe("no-such-policy") != "" {
+		t.Error("an unknown policy got a sentence")
+	}
+}

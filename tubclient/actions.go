@@ -26,6 +26,8 @@ func (t *Tub) Restart(silent bool) error {
 			t.endLocked(st, id, e)
 		}
 		st.incarnation = newIncarnation()
+		inc := st.incarnation
+		t.incarnation.Store(&inc)
 		st.incCount++
 		clear(st.master)
 		clear(st.slave)
@@ -114,7 +116,12 @@ func (t *Tub) CyclePolicy() (string, error) {
 
 // SetNickname labels a peer in snapshots.
 func (t *Tub) SetNickname(peer, name string) {
-	t.post(func(st *state) { st.peer(peer).nickname = name })
+	t.post(func(st *state) {
+		st.peer(peer).nickname = name
+		if b := st.byPeer[peer]; b != nil {
+			b.row = nil
+		}
+	})
 }
 
 // LoseNextDecision makes the next accepting decision between this tub and

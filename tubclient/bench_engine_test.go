@@ -2,7 +2,9 @@ package tubclient
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,5 +250,98 @@ func BenchmarkSnapshot10k(b *testing.B) {
 		if s := tub.Snapshot(); len(s.Brokers) != 10000 {
 			b.Fatalf("%d brokers", len(s.Brokers))
 		}
+	}
+}
+
+// fakeBrokers fills tub with n live brokers on sockets that do nothing.
+func fakeBrokers(b *testing.B, tub *Tub, n int) {
+	now := time.Now()
+	_ = tub.do(func(st *state) {
+		for i := range n {
+			peer := fmt.Sprintf("%032d", i)
+			br := &Broker{t: tub, id: uint64(i + 1), raw: faultnet.New(nil, nil), peer: peer,
+				state: snapshot.Live, role: snapshot.Master, side: snapshot.Server, opened: now, attached: now,
+				remote: "127.0.0.1:40000", peerIncarnation: "0123456789abcdef", seq: 1}
+			br.lastRx.Store(now.UnixNano())
+			st.brokers[br.id] = br
+			st.byPeer[br.peer] = br
+			st.peer(br.peer).incarnations = []snapshot.IncarnationSeen{{Incarnation: "0123456789abcdef", FirstSeen: now}}
+		}
+	})
+	b.Cleanup(func() {
+		_ = tub.do(func(st *state) { clear(st.brokers); clear(st.byPeer) })
+	})
+}
+
+// BenchmarkDecisionWait10k is how long an offer waits for the state
+// goroutine of a tub holding 10,000 brokers while decisions keep changing
+// its state, with and without an inspector reading published snapshots.
+// The wait is what every decision pays before its policy runs.
+func BenchmarkDecisionWait10k(b *testing.B) {
+	for _, watched := range []bool{false, true} {
+		name := "no-inspector"
+		if watched {
+			name = "inspector"
+		}
+		b.Run(name, func(b *testing.B) {
+			tub, err := New(Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { tub.Close() }) // after fakeBrokers' cleanup
+			fakeBrokers(b, tub, 10000)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			// Churn: a decision's worth of change every 5 ms.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+						tub.post(func(st *state) { st.changed = true })
+					}
+				}
+			}()
+			if watched {
+				// The inspector: a frame every 250 ms and on events, reading
+				// the published pointer.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tick := time.NewTicker(50 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						select {
+						case <-stop:
+							return
+						case <-tick.C:
+							if s := tub.Published(); s == nil {
+								panic("no snapshot")
+							}
+						}
+					}
+				}()
+			}
+			waits := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				_ = tub.do(func(*state) {})
+				waits = append(waits, time.Since(t0))
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			close(stop)
+			wg.Wait()
+			slices.Sort(waits)
+			b.ReportMetric(float64(waits[len(waits)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
+			b.ReportMetric(float64(waits[len(waits)-1].Microseconds()), "max-µs")
+		})
 	}
 }

@@ -41,6 +41,7 @@ type Broker struct {
 	opened, attached time.Time
 
 	// Owned by the state goroutine.
+	row       *snapshot.Broker // published row; nil when it must be rebuilt
 	state     snapshot.BrokerState
 	observers []func(reason string)
 	ended     bool
@@ -124,6 +125,13 @@ func (t *Tub) attachLocked(st *state, h *handshake, a attachment) *Broker {
 	return b
 }
 
+// setState changes the broker's state, and with it its row and its peer's.
+func (b *Broker) setState(st *state, s snapshot.BrokerState) {
+	b.state = s
+	b.row = nil
+	st.peer(b.peer)
+}
+
 // ID is the broker's number within its tub.
 func (b *Broker) ID() uint64 { return b.id }
 
@@ -203,8 +211,7 @@ func (b *Broker) gotPong(n uint64) {
 	if b.pongWanted.Swap(false) {
 		b.t.post(func(st *state) {
 			if b.state == snapshot.Suspect {
-				b.state = snapshot.Live
-				st.changed = true
+				b.setState(st, snapshot.Live)
 			}
 			b.t.gotPong(st, b, rtt)
 		})

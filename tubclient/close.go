@@ -40,7 +40,7 @@ func (t *Tub) endLocked(st *state, id uint64, e ending) {
 		if e.err != nil {
 			msg = e.err.Error()
 		}
-		phase := p.phase
+		phase := *p.phase.Load()
 		if ne, ok := e.err.(*NegotiationError); ok {
 			phase = ne.Phase
 		}

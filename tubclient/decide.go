@@ -14,7 +14,7 @@ func (t *Tub) offerReceivedLocked(st *state, h *handshake) {
 	now := time.Now()
 	o := h.offer
 	if p := st.pending[h.id]; p != nil {
-		p.peer, p.phase = o.TubID, "decision"
+		p.peer = o.TubID
 	}
 	t.sawIncarnation(st, o.TubID, o.Incarnation, now)
 	t.emitLocked(st, snapshot.Event{Kind: snapshot.KindOfferReceived, BrokerID: h.id, PeerTubID: o.TubID,

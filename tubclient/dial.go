@@ -64,7 +64,12 @@ func (t *Tub) connect(ctx context.Context, f FURL, force bool) (*Broker, error) 
 	case <-ctx.Done():
 		t.post(func(st *state) {
 			if d.refs--; d.refs == 0 {
+				// Nobody waits any more: later callers start afresh rather
+				// than join an attempt that is being cancelled.
 				d.cancel()
+				if st.dials[d.peer] == d {
+					delete(st.dials, d.peer)
+				}
 			}
 		})
 		return nil, ctx.Err()
@@ -90,7 +95,7 @@ func (t *Tub) startDialLocked(st *state, f FURL) *dial {
 			if st.dials[d.peer] == d {
 				delete(st.dials, d.peer)
 			}
-			st.changed = true
+			st.peer(d.peer)
 			if err != nil {
 				t.peerAttemptFailed(st, d.peer, time.Now(), err, isRefused(err))
 			}
@@ -287,7 +292,7 @@ func (r *Reconnector) set(f func()) {
 	r.mu.Lock()
 	f()
 	r.mu.Unlock()
-	r.t.post(func(st *state) { st.changed = true })
+	r.t.post(func(st *state) { st.peer(r.furl.TubID) })
 }
 
 func (r *Reconnector) loop(ctx context.Context) {

@@ -57,7 +57,7 @@ func TestDecisionLogRing(t *testing.T) {
 			t.Fatalf("log grew to %d entries", len(st.decisions))
 		}
 	}
-	s := tub.publishLocked(st)
+	s := tub.assemble(tub.gatherLocked(st))
 	var got string
 	for _, d := range s.Decisions {
 		got += d.Rule

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
@@ -74,15 +75,17 @@ func wireText(err error) string {
 // negotiating. The negotiating goroutine owns the socket; the state
 // goroutine only closes it to abort the attempt.
 type pending struct {
-	id      uint64
-	raw     *faultnet.Conn
-	side    snapshot.Side
-	hint    string
-	local   string
-	remote  string
-	opened  time.Time
-	peer    string // the tubid dialled, or the one the hello claimed
-	phase   string
+	id     uint64
+	raw    *faultnet.Conn
+	side   snapshot.Side
+	hint   string
+	local  string
+	remote string
+	opened time.Time
+	peer   string // the tubid dialled, or the one the hello claimed
+	// phase is how far the negotiation got; its goroutine sets it without
+	// a round trip to the state goroutine.
+	phase   atomic.Pointer[string]
 	aborted bool
 	// silent: the decision was lost on arrival and the socket must look
 	// dead, so cancelling the attempt leaves it open.
@@ -113,13 +116,16 @@ type handshake struct {
 	role     snapshot.Role
 	tlsInfo  string
 	decision negotiation.Decision // as slave: the master's decision
+	rec      *pending
 }
 
 func (t *Tub) newHandshake(raw *faultnet.Conn, side snapshot.Side, hint, target string) *handshake {
 	h := &handshake{t: t, id: t.nextID.Add(1), raw: raw, conn: raw, side: side, hint: hint, target: target,
 		local: raw.LocalAddr().String(), remote: raw.RemoteAddr().String(), opened: time.Now()}
 	p := &pending{id: h.id, raw: raw, side: side, hint: hint, local: h.local, remote: h.remote,
-		opened: h.opened, peer: target, phase: "prelude"}
+		opened: h.opened, peer: target}
+	h.rec = p
+	h.setPhase("prelude")
 	t.post(func(st *state) {
 		st.pending[p.id] = p
 		st.changed = true
@@ -145,18 +151,8 @@ func (h *handshake) end(ne *NegotiationError, leaveOpen bool) error {
 	return ne
 }
 
-// setPhase tells the state goroutine how far the negotiation got.
-func (h *handshake) setPhase(phase, peer string) {
-	h.t.post(func(st *state) {
-		if p := st.pending[h.id]; p != nil {
-			p.phase = phase
-			if peer != "" {
-				p.peer = peer
-			}
-			st.changed = true
-		}
-	})
-}
+// setPhase records how far the negotiation got.
+func (h *handshake) setPhase(phase string) { h.rec.phase.Store(&phase) }
 
 // prefixConn replays bytes read ahead during the plaintext prelude before
 // handing the socket to TLS.
@@ -279,7 +275,7 @@ func (t *Tub) serveConn(raw *faultnet.Conn, spoke, release func()) {
 		h.fail("prelude", err)
 		return
 	}
-	h.setPhase("tls", "")
+	h.setPhase("tls")
 	tc := tls.Server(underTLS(raw, br), t.tlsServer)
 	if err := tc.HandshakeContext(t.ctx); err != nil {
 		h.fail("tls", explainTimeout(err))
@@ -326,7 +322,7 @@ func (t *Tub) dialHint(ctx context.Context, f FURL, hint Hint, attempt string, l
 	if err := negotiation.ParseResponse(resp); err != nil {
 		return nil, h.fail("prelude", err)
 	}
-	h.setPhase("tls", "")
+	h.setPhase("tls")
 	tc := tls.Client(underTLS(raw, br), t.tlsClient)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, h.fail("tls", ctxErr(ctx, explainTimeout(err)))
@@ -379,8 +375,8 @@ func ctxErr(ctx context.Context, err error) error {
 // the state goroutine and attached; this goroutine touches it no more.
 func (h *handshake) helloExchange() (*Broker, error) {
 	t := h.t
-	h.setPhase("hello", "")
-	_ = t.do(func(st *state) { h.ownInc = st.incarnation })
+	h.setPhase("hello")
+	h.ownInc = *t.incarnation.Load()
 	mine := negotiation.Hello{
 		TubID: t.id.TubID, Incarnation: h.ownInc, LastConnection: h.last,
 		BananaMin: 3, BananaMax: 3, VocabMin: 0, VocabMax: 0,
@@ -473,7 +469,7 @@ type decideReply struct {
 // slaveAwait reads the master's decision and hands it to the state goroutine.
 func (h *handshake) slaveAwait() (*Broker, error) {
 	t := h.t
-	h.setPhase("decision", "")
+	h.setPhase("decision")
 	raw, err := readBlock(h.br, t.cfg.MaxHeaderBytes)
 	if err != nil {
 		return nil, h.fail("decision", err)

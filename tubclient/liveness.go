@@ -39,14 +39,12 @@ func (t *Tub) checkLiveness(st *state) {
 		ka := t.cfg.KeepaliveTimeout
 		if ka <= 0 || idle <= ka {
 			if b.state == snapshot.Suspect {
-				b.state = snapshot.Live
-				st.changed = true
+				b.setState(st, snapshot.Live)
 			}
 			continue
 		}
 		if b.state == snapshot.Live && b.pings.Load() > 0 {
-			b.state = snapshot.Suspect
-			st.changed = true
+			b.setState(st, snapshot.Suspect)
 			b.pongWanted.Store(true)
 			t.emitLocked(st, snapshot.Event{Kind: snapshot.KindBrokerSuspect, BrokerID: b.id, PeerTubID: b.peer,
 				Reason: fmt.Sprintf("nothing received for %s, keepalive PING unanswered", idle.Round(time.Millisecond))})

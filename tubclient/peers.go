@@ -30,6 +30,9 @@ type peerInfo struct {
 	// history is copied on write: published snapshots share its arrays.
 	history   []snapshot.ConnectionRecord
 	lastTouch time.Time // for eviction: the newest anything about this peer
+	// row is the published form; nil when something changed. Every change
+	// goes through state.peer, which clears it.
+	row *snapshot.Peer
 }
 
 // eviction remembers a forgotten peer, so its return says so.
@@ -43,12 +46,15 @@ const (
 	maxIncarnations = 64
 )
 
+// peer is the peer record to change: it is created if new, and its
+// published row is rebuilt at the next publish.
 func (st *state) peer(tubid string) *peerInfo {
 	p := st.peers[tubid]
 	if p == nil {
 		p = &peerInfo{tubid: tubid, lastIncIdx: -1, lastTouch: time.Now()}
 		st.peers[tubid] = p
 	}
+	p.row = nil
 	st.changed = true
 	return p
 }

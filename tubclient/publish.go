@@ -3,116 +3,204 @@ package tubclient
 import (
 	"cmp"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
-// publishEvery caps how often a snapshot is rebuilt; refreshEvery is how
-// often one is rebuilt anyway while connections are up, so their
+// publishEvery caps how often a snapshot is published; refreshEvery is how
+// often one is published anyway while connections are up, so their
 // last-received times and counters stay current.
 const (
 	publishEvery = 100 * time.Millisecond
 	refreshEvery = time.Second
 )
 
-// Published is the newest snapshot the state goroutine has published: an
-// atomic load that never waits on the tub. The snapshot is immutable and
-// shared; it is at most publishEvery old while something changes, and
-// refreshEvery old otherwise. Calling it asks the tub to keep publishing.
+// Published is the newest snapshot the tub has published: an atomic load
+// that never waits on the tub. The snapshot is immutable and shared; it is
+// at most publishEvery old while something changes, and refreshEvery old
+// otherwise. Calling it asks the tub to keep publishing.
 func (t *Tub) Published() *snapshot.Snapshot {
 	t.pubWanted.Store(true)
 	return t.published.Load()
 }
 
-// Snapshot publishes a fresh snapshot now, on the state goroutine, and
-// returns it. It is for callers that need the state as of this instant
-// (tests, headless tools); watchers should use Published.
+// Snapshot publishes a fresh snapshot now and returns it. It is for callers
+// that need the state as of this instant (tests, headless tools); watchers
+// should use Published.
 func (t *Tub) Snapshot() snapshot.Snapshot {
-	var s *snapshot.Snapshot
-	if t.do(func(st *state) { s = t.publishLocked(st) }) != nil {
-		s = t.published.Load()
+	var f *frame
+	if t.do(func(st *state) { f = t.gatherLocked(st) }) != nil {
+		return *t.published.Load()
 	}
-	return *s
+	return *t.assemble(f)
 }
 
-// maybePublish rebuilds the snapshot when someone watches and something
-// changed (or the counters have aged).
+// frame is what the state goroutine hands the publisher: immutable rows
+// (rebuilt only where something changed) and copies of what it mutates in
+// place. Turning it into a Snapshot (sorting, copying rows, reading
+// counters) happens off the state goroutine, so decisions never wait on a
+// large snapshot.
+type frame struct {
+	version  uint64
+	taken    time.Time
+	head     snapshot.Snapshot // the scalar fields and small slices
+	brokers  []*Broker
+	rows     []*snapshot.Broker // one per broker, same order
+	pending  []snapshot.Broker
+	peers    []*snapshot.Peer
+	master   []*snapshot.MasterEntry
+	slave    []*snapshot.SlaveEntry
+	activity snapshot.Activity
+}
+
+// maybePublish gathers a frame when someone watches and something changed
+// (or the counters have aged), and hands it to the publisher goroutine.
 func (t *Tub) maybePublish(st *state) {
 	if !t.pubWanted.Load() {
 		return
 	}
 	now := time.Now()
-	if st.changed || (len(st.brokers) > 0 && now.Sub(st.lastPub) >= refreshEvery) {
-		t.publishLocked(st)
+	if !st.changed && (len(st.brokers) == 0 || now.Sub(st.lastPub) < refreshEvery) {
+		return
+	}
+	f := t.gatherLocked(st)
+	select {
+	case t.frames <- f:
+	default:
+		// The publisher is still busy with the last one: replace it.
+		select {
+		case <-t.frames:
+		default:
+		}
+		t.frames <- f
 	}
 }
 
-func (t *Tub) publishLocked(st *state) *snapshot.Snapshot {
+// publisher assembles frames into snapshots until the tub closes.
+func (t *Tub) publisher() {
+	for {
+		select {
+		case f := <-t.frames:
+			t.assemble(f)
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// gatherLocked collects a frame on the state goroutine.
+func (t *Tub) gatherLocked(st *state) *frame {
 	now := time.Now()
 	st.version++
 	st.changed = false
 	st.lastPub = now
-	s := &snapshot.Snapshot{
+	f := &frame{version: st.version, taken: now, activity: st.activity.Snapshot(now)}
+	f.head = snapshot.Snapshot{
 		Version:          st.version,
 		Source:           snapshot.Source{Name: t.cfg.Nickname, Kind: snapshot.SourceEmbedded},
 		Taken:            now,
 		TubID:            t.id.TubID,
-		FURL:             t.baseFURL(),
 		Incarnation:      st.incarnation,
 		IncarnationCount: st.incCount,
-		Listening:        t.Listening(),
 		Policy:           st.policy.Name(),
 		KeepaliveTimeout: t.cfg.KeepaliveTimeout,
 		DecisionsTotal:   st.decTotal,
-		EventsDropped:    t.hub.dropped(),
-		Activity:         st.activity.Snapshot(now),
 	}
-	if s.Source.Name == "" {
-		s.Source.Name = short(t.id.TubID)
+	if f.head.Source.Name == "" {
+		f.head.Source.Name = short(t.id.TubID)
 	}
-	s.Brokers = make([]snapshot.Broker, 0, len(st.brokers)+len(st.pending))
-	for _, id := range sortedIDs(st.pending) {
-		s.Brokers = append(s.Brokers, st.pending[id].info())
+	// The ring's oldest entry sits at decHead once it has wrapped.
+	f.head.Decisions = make([]snapshot.Decision, 0, len(st.decisions))
+	f.head.Decisions = append(f.head.Decisions, st.decisions[st.decHead:]...)
+	f.head.Decisions = append(f.head.Decisions, st.decisions[:st.decHead]...)
+
+	f.pending = make([]snapshot.Broker, 0, len(st.pending))
+	for _, p := range st.pending {
+		f.pending = append(f.pending, p.info())
 	}
-	for _, id := range sortedIDs(st.brokers) {
-		s.Brokers = append(s.Brokers, st.brokers[id].info(st))
+	f.brokers = make([]*Broker, 0, len(st.brokers))
+	f.rows = make([]*snapshot.Broker, 0, len(st.brokers))
+	for _, b := range st.brokers {
+		if b.row == nil {
+			b.row = b.info(st)
+		}
+		f.brokers = append(f.brokers, b)
+		f.rows = append(f.rows, b.row)
 	}
-	// Negotiating and attached connections interleave by id, as they opened.
-	slices.SortStableFunc(s.Brokers, func(a, b snapshot.Broker) int { return cmp.Compare(a.ID, b.ID) })
-	for _, e := range st.master {
-		s.MasterTable = append(s.MasterTable, *e)
-	}
-	sort.Slice(s.MasterTable, func(i, j int) bool { return s.MasterTable[i].PeerTubID < s.MasterTable[j].PeerTubID })
-	for _, e := range st.slave {
-		s.SlaveTable = append(s.SlaveTable, *e)
-	}
-	sort.Slice(s.SlaveTable, func(i, j int) bool { return s.SlaveTable[i].PeerTubID < s.SlaveTable[j].PeerTubID })
-	recon := make(map[string]*snapshot.Reconnector)
+	recon := make(map[string]*snapshot.Reconnector, len(st.reconns))
 	for r := range st.reconns {
 		ri := r.info()
 		recon[r.furl.TubID] = &ri
 	}
-	ps := make([]*peerInfo, 0, len(st.peers))
+	f.peers = make([]*snapshot.Peer, 0, len(st.peers))
 	for _, p := range st.peers {
-		ps = append(ps, p)
+		if r := recon[p.tubid]; r != nil || p.row == nil {
+			// A reconnector's state lives outside the peer, so its row is
+			// rebuilt each time.
+			p.row = st.peerSnapshot(p, r)
+		}
+		f.peers = append(f.peers, p.row)
 	}
-	slices.SortFunc(ps, func(a, b *peerInfo) int { return cmp.Compare(a.tubid, b.tubid) })
-	s.Peers = make([]snapshot.Peer, len(ps))
-	for i, p := range ps {
-		s.Peers[i] = st.peerSnapshot(p, recon[p.tubid])
+	f.master = make([]*snapshot.MasterEntry, 0, len(st.master))
+	for _, e := range st.master {
+		f.master = append(f.master, e)
 	}
-	// The ring's oldest entry sits at decHead once it has wrapped.
-	s.Decisions = make([]snapshot.Decision, 0, len(st.decisions))
-	s.Decisions = append(s.Decisions, st.decisions[st.decHead:]...)
-	s.Decisions = append(s.Decisions, st.decisions[:st.decHead]...)
-	t.published.Store(s)
-	return s
+	f.slave = make([]*snapshot.SlaveEntry, 0, len(st.slave))
+	for _, e := range st.slave {
+		f.slave = append(f.slave, e)
+	}
+	return f
 }
 
-func (st *state) peerSnapshot(p *peerInfo, r *snapshot.Reconnector) snapshot.Peer {
-	sp := snapshot.Peer{TubID: p.tubid, Nickname: p.nickname, Clone: p.clone,
+// assemble turns a frame into a snapshot and publishes it, unless a newer
+// one is already out.
+func (t *Tub) assemble(f *frame) *snapshot.Snapshot {
+	s := f.head
+	s.FURL = t.baseFURL()
+	s.Listening = t.Listening()
+	s.EventsDropped = t.hub.dropped()
+	s.Activity = f.activity
+
+	s.Brokers = make([]snapshot.Broker, 0, len(f.rows)+len(f.pending))
+	s.Brokers = append(s.Brokers, f.pending...)
+	for i, row := range f.rows {
+		s.Brokers = append(s.Brokers, *row)
+		f.brokers[i].counters(&s.Brokers[len(s.Brokers)-1])
+	}
+	// Negotiating and attached connections interleave by id, as they opened.
+	slices.SortFunc(s.Brokers, func(a, b snapshot.Broker) int { return cmp.Compare(a.ID, b.ID) })
+
+	slices.SortFunc(f.peers, func(a, b *snapshot.Peer) int { return cmp.Compare(a.TubID, b.TubID) })
+	s.Peers = make([]snapshot.Peer, len(f.peers))
+	for i, p := range f.peers {
+		s.Peers[i] = *p
+	}
+	s.MasterTable = make([]snapshot.MasterEntry, len(f.master))
+	for i, e := range f.master {
+		s.MasterTable[i] = *e
+	}
+	slices.SortFunc(s.MasterTable, func(a, b snapshot.MasterEntry) int { return cmp.Compare(a.PeerTubID, b.PeerTubID) })
+	s.SlaveTable = make([]snapshot.SlaveEntry, len(f.slave))
+	for i, e := range f.slave {
+		s.SlaveTable[i] = *e
+	}
+	slices.SortFunc(s.SlaveTable, func(a, b snapshot.SlaveEntry) int { return cmp.Compare(a.PeerTubID, b.PeerTubID) })
+
+	out := &s
+	for {
+		old := t.published.Load()
+		if old != nil && old.Version >= out.Version {
+			return old
+		}
+		if t.published.CompareAndSwap(old, out) {
+			return out
+		}
+	}
+}
+
+func (st *state) peerSnapshot(p *peerInfo, r *snapshot.Reconnector) *snapshot.Peer {
+	sp := &snapshot.Peer{TubID: p.tubid, Nickname: p.nickname, Clone: p.clone,
 		Incarnations: p.incarnations, Reconnector: r, History: p.history,
 		State: st.peerState(p, r), Connected: p.connected,
 		LastError: p.lastError, LastErrorAt: p.lastErrorAt, Attempts: p.attempts, Rejects: p.rejects,
@@ -138,30 +226,39 @@ func (st *state) peerSnapshot(p *peerInfo, r *snapshot.Reconnector) snapshot.Pee
 // info is a negotiating connection's row: the peer is the tubid dialled
 // until the hello names it.
 func (p *pending) info() snapshot.Broker {
-	b := snapshot.Broker{ID: p.id, PeerTubID: p.peer, Side: p.side, State: snapshot.Negotiating,
+	return snapshot.Broker{ID: p.id, PeerTubID: p.peer, Side: p.side, State: snapshot.Negotiating,
 		LocalAddr: p.local, RemoteAddr: p.remote, Created: p.opened, Faults: p.raw.Faults()}
-	return b
 }
 
-func (b *Broker) info(st *state) snapshot.Broker {
-	info := snapshot.Broker{
+// info is the part of a broker's row that changes only on the state
+// goroutine; counters fills in the rest.
+func (b *Broker) info(st *state) *snapshot.Broker {
+	info := &snapshot.Broker{
 		ID: b.id, PeerTubID: b.peer, Role: b.role, Side: b.side, State: b.state,
 		LocalAddr: b.local, RemoteAddr: b.remote, PeerIncarnation: b.peerIncarnation,
 		SlaveIncarnation: b.slaveIncarnation, SeqNum: b.seq, AttemptID: b.attempt,
-		Created: b.opened, PingsOutstanding: int(b.pings.Load()),
-		PingsSent: b.lastPingNum.Load(), PongsReceived: b.pongsRx.Load(),
-		RTT: time.Duration(b.rtt.Load()), Faults: b.raw.Faults(), TLS: b.tlsInfo,
+		Created: b.opened, TLS: b.tlsInfo,
 	}
 	if p := st.peers[b.peer]; p != nil {
 		info.Nickname = p.nickname
 	}
+	return info
+}
+
+// counters fills in what the reader and writer update as they go; it may
+// run on any goroutine.
+func (b *Broker) counters(row *snapshot.Broker) {
+	row.PingsOutstanding = int(b.pings.Load())
+	row.PingsSent = b.lastPingNum.Load()
+	row.PongsReceived = b.pongsRx.Load()
+	row.RTT = time.Duration(b.rtt.Load())
+	row.Faults = b.raw.Faults()
 	if n := b.lastRx.Load(); n != 0 {
-		info.LastReceived = time.Unix(0, n)
+		row.LastReceived = time.Unix(0, n)
 	}
 	if n := b.lastTx.Load(); n != 0 {
-		info.LastSent = time.Unix(0, n)
+		row.LastSent = time.Unix(0, n)
 	}
-	return info
 }
 
 func (h *hub) dropped() uint64 {

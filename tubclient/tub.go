@@ -51,6 +51,9 @@ type Tub struct {
 
 	hub    hub
 	nextID atomic.Uint64
+	// incarnation mirrors state.incarnation for hellos, which read it
+	// without a round trip to the state goroutine.
+	incarnation atomic.Pointer[string]
 	// budget is the memory every connection's incoming messages share.
 	budget *banana.Budget
 
@@ -65,6 +68,7 @@ type Tub struct {
 	// to keep it fresh (nobody watching costs nothing).
 	published atomic.Pointer[snapshot.Snapshot]
 	pubWanted atomic.Bool
+	frames    chan *frame // to the publisher goroutine; holds the newest only
 
 	st *state // owned by the run goroutine
 }
@@ -136,6 +140,7 @@ func New(cfg Config) (*Tub, error) {
 		services: make(map[string]Object),
 		location: cfg.Location,
 		budget:   banana.NewBudget(cfg.MaxTubCost),
+		frames:   make(chan *frame, 1),
 		st: &state{
 			incarnation:  newIncarnation(),
 			incCount:     1,
@@ -155,12 +160,17 @@ func New(cfg Config) (*Tub, error) {
 		},
 	}
 	t.tlsServer, t.tlsClient = t.tlsConfig(true), t.tlsConfig(false)
+	inc := t.st.incarnation
+	t.incarnation.Store(&inc)
 	t.runWG.Add(1)
 	go t.run()
+	var f *frame
 	_ = t.do(func(st *state) {
 		t.emitLocked(st, snapshot.Event{Kind: snapshot.KindIncarnation, Incarnation: st.incarnation, Message: "tub started"})
-		t.publishLocked(st)
+		f = t.gatherLocked(st)
 	})
+	t.assemble(f)
+	t.spawn(t.publisher)
 	return t, nil
 }
 

@@ -16,27 +16,27 @@ const (
 	tickEvery    = 250 * time.Millisecond
 )
 
-// listen waits for the feed's changed signal (unless a previous drain was
-// cut short) and drains up to max events into one eventsMsg. done unblocks
-// it when the program ends so no goroutine is left parked on the feed.
-func listen(f Feed, max int, immediate bool, done <-chan struct{}) tea.Cmd {
+// listen waits for source src's changed signal (unless a previous drain
+// was cut short) and drains up to max events into one eventsMsg. done
+// unblocks it when the program ends so no goroutine is left parked.
+func listen(src int, f Feed, max int, immediate bool, done <-chan struct{}) tea.Cmd {
 	return func() tea.Msg {
 		if !immediate {
 			select {
 			case _, ok := <-f.Changed():
 				if !ok {
-					return feedClosedMsg{}
+					return feedClosedMsg{src: src}
 				}
 			case <-done:
 				return nil
 			}
 		}
 		evs := f.Drain(max)
-		return eventsMsg{events: evs, dropped: f.Dropped(), more: len(evs) >= max}
+		return eventsMsg{src: src, events: evs, dropped: f.Dropped(), more: len(evs) >= max}
 	}
 }
 
-// tick schedules the next age refresh.
+// tick schedules the next refresh.
 func tick() tea.Cmd {
 	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })
 }

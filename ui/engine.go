@@ -2,11 +2,17 @@ package ui
 
 import "github.com/tubscope/tubscope/tubclient/snapshot"
 
-// Engine is what the inspector needs from a running tub (and, in demo mode,
-// its in-process clients). The network never waits on the UI: Subscribe
+// Engine is one source the inspector shows: the embedded tub (and, in the
+// demo, its in-process clients), a remote tub watched through its
+// logport, a replay of saved log files, a storm's clients, or one of the
+// demo's compare queens. The network never waits on the UI: Subscribe
 // hands out a bounded feed whose overflow is counted, not blocked on.
 type Engine interface {
-	Snapshot() snapshot.Snapshot
+	// Snapshot is the engine's newest published snapshot: an atomic load,
+	// never a request to the engine's state goroutine. The UI keeps the
+	// pointer and never writes through it; it re-sorts only when Version
+	// changes. nil means nothing has been published yet.
+	Snapshot() *snapshot.Snapshot
 	Subscribe(capacity int) Feed
 	// Do performs an operator action; it must return quickly (the work
 	// happens on the engine's goroutines and shows up as events).
@@ -28,7 +34,7 @@ type Feed interface {
 type ActionKind string
 
 const (
-	ActForceReconnect ActionKind = "force-reconnect" // Peer
+	ActForceReconnect ActionKind = "force-reconnect" // Peer: connect now and reset its backoff
 	ActDrop           ActionKind = "drop"            // Broker (clean FIN)
 	ActBlackHole      ActionKind = "black-hole"      // Broker
 	ActRestart        ActionKind = "restart"         // clean restart, new incarnation
@@ -44,6 +50,13 @@ const (
 	ActFlap         ActionKind = "flap"          // the client's network goes dark for a while
 	ActLoseDecision ActionKind = "lose-decision" // S3: the next decision to the client is lost and it forgets
 	ActClone        ActionKind = "clone"         // S6: start a second process with the client's key
+	// Replay sources only (Source.Kind == replay); they move the cursor
+	// the snapshot's Source.Replay reports, and change no tub.
+	ActReplayToggle    ActionKind = "replay-toggle"     // play or pause
+	ActReplayStep      ActionKind = "replay-step"       // apply events up to the next offer, then pause
+	ActReplaySpeedUp   ActionKind = "replay-speed-up"   // double the speed
+	ActReplaySpeedDown ActionKind = "replay-speed-down" // halve the speed
+	ActReplayTrigger   ActionKind = "replay-trigger"    // jump to just before the incident's trigger event
 )
 
 // Action is one operator request.
@@ -53,4 +66,24 @@ type Action struct {
 	Broker uint64
 	FURL   string
 	Client int
+}
+
+// destructive says whether an action breaks connections or restarts a
+// tub, and so asks for confirmation outside the demo.
+func (k ActionKind) destructive() bool {
+	switch k {
+	case ActDrop, ActBlackHole, ActRestart, ActSilentRestart, ActLoseNext,
+		ActPowerCut, ActStorm, ActFlap, ActLoseDecision, ActClone:
+		return true
+	}
+	return false
+}
+
+// replay says whether an action only moves a replay's cursor.
+func (k ActionKind) replay() bool {
+	switch k {
+	case ActReplayToggle, ActReplayStep, ActReplaySpeedUp, ActReplaySpeedDown, ActReplayTrigger:
+		return true
+	}
+	return false
 }

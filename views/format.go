@@ -227,3 +227,48 @@ func pane(lines []string, w, h int) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Clock formats a running duration the way a stopwatch does: "0:42",
+// "12:05", "1:02:03". Lockout timers read this way, so a viewer sees them
+// count.
+func Clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s%3600/60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// Millis formats a short duration for people: "3 ms", "250 ms", "1.1 s",
+// "42 s", then Duration's form.
+func Millis(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0 ms"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d/time.Millisecond)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", d/time.Second)
+	default:
+		return Duration(d)
+	}
+}
+
+// plural is "1 peer", "2 peers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// Truncate cuts plain s to at most w cells, marking a cut with "…", and
+// makes it safe to print on one line.
+func Truncate(s string, w int) string { return truncate(s, w) }

@@ -90,13 +90,13 @@ func TestCompareEnginesShareTheClients(t *testing.T) {
 	})
 
 	c0, _ := d.Client(0)
-	before0, before1 := lastSeq(firstWins.Snapshot()), lastSeq(foolscap.Snapshot())
+	before0, before1 := lastSeq(d.Queens()[0].Snapshot()), lastSeq(d.Queens()[1].Snapshot())
 	if err := foolscap.Do(ui.Action{Kind: ui.ActForceReconnect, Peer: c0.TubID()}); err != nil {
 		t.Fatal(err)
 	}
 	waitSnap(t, ctx, foolscap, fs, "foolscap: same-seqnum accept of the forced connection",
 		accepted(c0.TubID(), string(negotiation.RuleSameSeqNum), before1))
-	for _, dec := range firstWins.Snapshot().Decisions {
+	for _, dec := range d.Queens()[0].Snapshot().Decisions {
 		if dec.Seq > before0 && dec.PeerTubID == c0.TubID() {
 			t.Errorf("first-wins saw an offer from client-1 after a reconnect aimed at the foolscap queen: %+v", dec)
 		}

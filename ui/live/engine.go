@@ -52,8 +52,10 @@ func NewDemoEngines(d *demo.Demo) []*Engine {
 	return out
 }
 
-// Snapshot is the tub's tables now.
-func (e *Engine) Snapshot() snapshot.Snapshot { return *e.published() }
+// Snapshot is the tub's newest published snapshot: an atomic load that
+// never waits on the tub's state goroutine. In the demo it carries the
+// narration.
+func (e *Engine) Snapshot() *snapshot.Snapshot { return e.published() }
 
 // published is the tub's newest published snapshot; in the demo, a
 // shallow copy of it carrying the narration. The tub's snapshot is shared

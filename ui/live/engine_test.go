@@ -34,7 +34,7 @@ func waitSnap(t *testing.T, ctx context.Context, e ui.Engine, f ui.Feed, what st
 	t.Helper()
 	for {
 		f.Drain(0)
-		if s := e.Snapshot(); ok(s) {
+		if s := *e.Snapshot(); ok(s) {
 			return s
 		}
 		select {

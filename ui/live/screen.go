@@ -1,15 +1,16 @@
 package live
 
-import (
-	"errors"
+import "github.com/tubscope/tubscope/ui"
 
-	"github.com/tubscope/tubscope/ui"
-)
-
-// runUI shows the sources in the inspector until the operator quits.
+// runUI shows the sources in the inspector until the operator quits;
+// compare starts in the side-by-side view.
 func runUI(sources []ui.Engine, s Screen, title string, compare bool) error {
-	if len(sources) != 1 || compare {
-		return errors.New("this inspector shows one source at a time; --compare needs the side-by-side view")
-	}
-	return ui.Run(sources[0], ui.Options{ExportDir: exportDir(s), Title: title})
+	return ui.Run(sources, ui.Options{
+		ExportDir: exportDir(s),
+		Title:     title,
+		ReadOnly:  s.ReadOnly,
+		ASCII:     s.ASCII,
+		Mouse:     s.Mouse,
+		Compare:   compare,
+	})
 }

@@ -106,6 +106,44 @@ class Client(object):
         d.addCallbacks(ok, bad)
         return d
 
+    def pulse(self, interval):
+        """Call echo every interval seconds, keeping count: a well-behaved
+        client whose service is watched while others misbehave."""
+        stats = self.pulse_stats = {"calls": 0, "ok": 0, "failed": 0, "latencies": []}
+
+        def one():
+            if self.rref is None:
+                stats["calls"] += 1
+                stats["failed"] += 1
+                return
+            stats["calls"] += 1
+            start = reactor.seconds()
+            d = self.rref.callRemote("echo", stats["calls"])
+
+            def ok(_):
+                stats["ok"] += 1
+                stats["latencies"].append(reactor.seconds() - start)
+
+            def bad(f):
+                stats["failed"] += 1
+
+            d.addCallbacks(ok, bad)
+
+        from twisted.internet.task import LoopingCall
+        self.pulse_loop = LoopingCall(one)
+        self.pulse_loop.start(interval)
+
+    def report_pulse(self, cmd):
+        stats = getattr(self, "pulse_stats", None)
+        if stats is None:
+            emit("error", cmd=cmd, error="no pulse running")
+            return
+        lat = sorted(stats["latencies"])
+        p99 = lat[int((len(lat) - 1) * 0.99)] if lat else 0
+        emit("pulse", cmd=cmd, calls=stats["calls"], ok=stats["ok"], failed=stats["failed"],
+             outstanding=stats["calls"] - stats["ok"] - stats["failed"],
+             max_ms=round(1000 * (lat[-1] if lat else 0), 1), p99_ms=round(1000 * p99, 1))
+
     def reconnect(self, cmd, **extra):
         # Hiding the live broker makes the tub dial again as if it had judged
         # that connection dead; the old socket stays up until a master drops it.
@@ -151,6 +189,13 @@ class Client(object):
                 emit("error", cmd=verb, error="usage: callback METHOD ARG_JSON")
                 return None
             return self.call(parts[1], [Notifier(), json.loads(parts[2])], verb)
+        if verb == "pulse":
+            self.pulse(float(parts[1]) if len(parts) > 1 else 0.2)
+            emit("pulsing", cmd=verb)
+            return None
+        if verb == "pulse-stats":
+            self.report_pulse(verb)
+            return None
         if verb == "reconnect":
             return self.reconnect(verb)
         if verb == "forget":
