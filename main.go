@@ -154,6 +154,18 @@ func (c *command) usage(w io.Writer, fs *flag.FlagSet) {
 			fmt.Fprintln(w, "      "+line)
 		}
 	})
+	if fs.Lookup("policy") != nil {
+		fmt.Fprint(w, "\npolicies (only the master decides, and only when it already holds a connection to the peer):\n")
+		for _, name := range negotiation.PolicyNames() {
+			for i, line := range wrap(negotiation.Describe(name), 78) {
+				if i == 0 {
+					fmt.Fprintf(w, "  %-12s %s\n", name, line)
+				} else {
+					fmt.Fprintf(w, "  %-12s %s\n", "", line)
+				}
+			}
+		}
+	}
 }
 
 // wrap breaks text into lines of at most width runes, at spaces.

@@ -83,6 +83,9 @@ func TestEveryCommandListsItsFlags(t *testing.T) {
 			if !strings.Contains(policy, p) {
 				t.Errorf("%s --policy help does not name %s: %q", name, p, policy)
 			}
+			if first := wrap(negotiation.Describe(p), 78)[0]; !strings.Contains(out, "  "+p+" ") || !strings.Contains(out, first) {
+				t.Errorf("%s -h does not say what %s does", name, p)
+			}
 		}
 		for _, flagName := range []string{"--readonly", "--ascii", "--mouse", "--export-dir"} {
 			if strings.Contains(out, "\n  "+flagName) != (name != "serve") {
