@@ -182,6 +182,12 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		d.clients = append(d.clients, c)
 		d.mu.Unlock()
 	}
+	who, what := "the queen", "It"
+	if len(d.queens) > 1 {
+		who, what = fmt.Sprintf("%d queens, one per policy", len(d.queens)), "Each queen"
+	}
+	d.announce(fmt.Sprintf("%d clients dialed %s and ping every second. %s is master on every connection (the higher tubid), so it decides each duplicate offer",
+		o.Clients, who, what))
 	if o.Autoplay > 0 {
 		if !d.spawn(func() { d.play(o.Autoplay) }) {
 			return fail(tubclient.ErrClosed)
@@ -480,7 +486,10 @@ func (d *Demo) PowerCut(i int) error {
 	}
 	peer := c.tub.TubID()
 	d.note(peer, fmt.Sprintf("%s lost power behind its NAT; its old connection is silently dead and it returns in %s with a new incarnation", c.name, d.opts.PowerDown))
-	d.announce(fmt.Sprintf("%s lost power behind its NAT: no FIN reached the queen, so it still shows the old connection live until its keepalive (%s) finds it silent",
+	for _, q := range d.queens {
+		q.narr.poweredOff(peer)
+	}
+	d.announce(fmt.Sprintf("%s lost power behind its NAT: no FIN reached the queen, so it still shows the old connection live until its keepalive (%s) finds it silent and calls it suspect",
 		c.name, d.opts.Keepalive))
 	if !d.after(d.opts.PowerDown, func() { d.powerOn(c) }) {
 		return tubclient.ErrClosed

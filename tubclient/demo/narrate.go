@@ -51,6 +51,7 @@ type peerStory struct {
 	held      uint64    // the queen's connection to it, 0 when none
 	heard     time.Time // the newest call the queen answered for it
 	suspect   time.Time // when the held connection turned suspect
+	off       bool      // the demo has cut its power and said what follows
 	poweredOn time.Time // when the demo powered it back on
 	lost      time.Time // when the queen lost its connection (not replaced)
 	lostWhy   snapshot.CloseReason
@@ -112,12 +113,21 @@ func (n *narrator) announce(text string, at time.Time) {
 	n.sayLocked(sentence{text: text, at: at, weight: weightHigh}, time.Now())
 }
 
+// poweredOff notes that the demo cut peer's power and told what follows,
+// so the held connection turning suspect is not told twice.
+func (n *narrator) poweredOff(peer string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.peer(peer).off = true
+}
+
 // poweredOn notes that the demo brought peer back, so its return can be
 // timed from that moment.
 func (n *narrator) poweredOn(peer string, at time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.peer(peer).poweredOn = at
+	p := n.peer(peer)
+	p.off, p.poweredOn = false, at
 }
 
 func (n *narrator) peer(tubid string) *peerStory {
@@ -152,6 +162,9 @@ func (n *narrator) event(ev snapshot.Event) {
 			return
 		}
 		p.suspect = ev.Time
+		if p.off {
+			return // foretold by the power cut, and told with the takeover
+		}
 		say(weightLow, "%s's connection turned suspect: %s; the queen still holds it", name, ev.Reason)
 	case snapshot.KindBrokerDetached:
 		if ev.BrokerID == p.held {
