@@ -223,3 +223,40 @@ func TestCallAgainstServe(t *testing.T) {
 		t.Errorf("serve reported %d of the calls", calls)
 	}
 }
+
+// README documents every flag of every command, in the command's own
+// section.
+func TestReadmeDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		head := "### `tubscope " + c.name + "`"
+		i := strings.Index(text, head)
+		if i < 0 {
+			t.Errorf("README has no %s section", head)
+			continue
+		}
+		sec := text[i+len(head):]
+		if j := strings.Index(sec, "\n### "); j >= 0 {
+			sec = sec[:j]
+		}
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.define(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(sec, "`--"+f.Name) {
+				t.Errorf("README's %s section does not document --%s", head, f.Name)
+			}
+		})
+	}
+	for _, first := range []string{"go run .\n", "go test -race ./...\n"} {
+		if i := strings.Index(text, first); i < 0 || i > strings.Index(text, "## ") {
+			t.Errorf("README does not open with %q", strings.TrimSpace(first))
+		}
+	}
+}
