@@ -3,8 +3,10 @@ package live
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/demo"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/ui"
@@ -141,5 +143,22 @@ func TestDefaultExportDirIsNeverTheWorkingTree(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	if got := exportDir(Screen{}); got != dir+"/tubscope" {
 		t.Errorf("default export dir %s, want %s/tubscope", got, dir)
+	}
+}
+
+// The flags' zero keepalive is off; tubclient.Config would read 0 as
+// Foolscap's 240 s.
+func TestInspectKeepaliveZeroIsOff(t *testing.T) {
+	for _, c := range []struct {
+		flag, want time.Duration
+	}{{0, -1}, {tubclient.DefaultKeepalive, tubclient.DefaultKeepalive}, {5 * time.Second, 5 * time.Second}} {
+		tub, err := NewInspectTub(InspectOptions{Keepalive: c.flag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tub.Snapshot().KeepaliveTimeout; got != c.want {
+			t.Errorf("--keepalive %s: the tub's keepalive is %s, want %s", c.flag, got, c.want)
+		}
+		tub.Close()
 	}
 }
