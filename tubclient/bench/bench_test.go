@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if furl := os.Getenv(peerFURLEnv); furl != "" {
 		os.Exit(runTestPeer(furl))
 	}
+	if os.Getenv(lowLimitEnv) != "" {
+		os.Exit(runLowLimitRows())
+	}
 	goleak.VerifyTestMain(m)
 }
 

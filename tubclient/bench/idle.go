@@ -12,30 +12,24 @@ import (
 
 const targetIdleBytes = 32 << 10
 
-// idle is row 5: memory and goroutines per idle broker.
-//
-// In process, both ends of every connection hold a descriptor here, so n
-// connections need 2n. When that exceeds RLIMIT_NOFILE the clients move
-// to a child process (this binary's bench-peer) and only the server side
-// is measured; a test binary cannot re-execute itself that way, so there
-// n is capped instead.
+// idle is row 5: memory and goroutines per idle broker, sized to the
+// open-file limit (sizeIdle). In process, both ends of every connection
+// hold a descriptor here, so n connections need 2n; when that does not fit
+// the clients move to a child process (this binary's bench-peer) and only
+// the server side is measured. A test binary cannot re-execute itself that
+// way, so there n is capped instead.
 func (r *runner) idle(ctx context.Context) error {
-	n := r.o.Idle
-	limit := int(r.fds)
-	if r.fds == 0 || 2*n+fdReserve <= limit {
-		return r.idleInProcess(ctx, n, fmt.Sprintf("2×%d+%d descriptors fit RLIMIT_NOFILE %d", n, fdReserve, r.fds))
+	sz := r.idleSz
+	if !sz.measurable() {
+		r.table.note("%s", sz.note())
+		return notMeasuredError{sz}
 	}
-	if r.peer == nil {
-		capped := max((limit-fdReserve)/2, 1)
-		return r.idleInProcess(ctx, capped, fmt.Sprintf("%d connections asked for, but 2×%d+%d descriptors exceed "+
-			"RLIMIT_NOFILE %d and the clients cannot move to a child process (%v), so %d were measured",
-			n, n, fdReserve, r.fds, r.peerErr, capped))
+	if note := sz.note(); note != "" {
+		r.table.note("%s", note)
 	}
-	if n+fdReserve > limit {
-		capped := max(limit-fdReserve, 1)
-		r.table.note("row 5: %d idle brokers asked for, but RLIMIT_NOFILE is %d (one descriptor per connection "+
-			"in each process), so %d were measured", n, r.fds, capped)
-		n = capped
+	n := sz.n
+	if !sz.children {
+		return r.idleInProcess(ctx, n, sz.where)
 	}
 	res, err := idleCostServer(ctx, n, r.peer)
 	if err != nil {
@@ -51,7 +45,7 @@ func (r *runner) idle(ctx context.Context) error {
 		"(getReference + one ping, then idle, no keepalives). The server's live heap + stacks after GC and its "+
 		"goroutines, minus the same before the clients connected, divided by its %d brokers: server side only, the "+
 		"clients' cost is not counted. Kernel socket buffers are not counted.",
-		res.Brokers, PeerCommand, r.o.Idle, fdReserve, r.fds, res.Brokers)
+		res.Brokers, PeerCommand, n, sz.reserve, r.fds, res.Brokers)
 	return nil
 }
 

@@ -102,17 +102,21 @@ type stormResult struct {
 	childHWM         []uint64
 }
 
-// storm is row 4: N clients of one master restart silently at once.
-//
-// In process, every client needs two descriptors during the storm (its
-// live socket and the black-holed one its silent restart leaves open) and
-// the master up to two more, so 4N must fit RLIMIT_NOFILE. Otherwise the
-// clients move to child processes (this binary's bench-peer --mode storm),
-// each holding as many as its own limit fits; a test binary caps N instead.
+// storm is row 4: N clients of one master restart silently at once,
+// sized to the open-file limit (sizeStorm): in this process when they
+// fit, else in child processes (this binary's bench-peer --mode storm),
+// each holding as many as its own limit fits.
 func (r *runner) storm(ctx context.Context) error {
-	n := r.o.N
-	limit := int(r.fds)
-	if r.fds == 0 || 4*n+fdReserve <= limit {
+	sz := r.stormSz
+	if !sz.measurable() {
+		r.table.note("%s", sz.note())
+		return notMeasuredError{sz}
+	}
+	if note := sz.note(); note != "" {
+		r.table.note("%s", note)
+	}
+	n := sz.n
+	if !sz.children {
 		res, err := stormInProcess(ctx, n)
 		if err != nil {
 			return err
@@ -124,25 +128,7 @@ func (r *runner) storm(ctx context.Context) error {
 			"the process's VmHWM so far is %s (all rows, both ends).", n, stormRetry, mib(vmHWM()))
 		return nil
 	}
-	if r.peer == nil {
-		capped := max((limit-fdReserve)/4, 1)
-		res, err := stormInProcess(ctx, capped)
-		if err != nil {
-			return err
-		}
-		r.reportStorm(res)
-		r.table.note("row 4: %d clients asked for, but 4×%d+%d descriptors exceed RLIMIT_NOFILE %d and the clients "+
-			"cannot move to child processes (%v), so %d were measured, all in this process", n, n, fdReserve, r.fds, r.peerErr, capped)
-		return nil
-	}
-	perChild := max((limit-fdReserve)/2, 1)
-	if n+fdReserve > limit {
-		capped := max(limit-fdReserve, 1)
-		r.table.note("row 4: %d clients asked for, but the master holds one descriptor per client and RLIMIT_NOFILE "+
-			"is %d, so %d were measured", n, r.fds, capped)
-		n = capped
-	}
-	res, err := stormChildren(ctx, n, perChild, r.peer)
+	res, err := stormChildren(ctx, n, sz.perChild, r.peer)
 	if err != nil {
 		return err
 	}
@@ -159,7 +145,7 @@ func (r *runner) storm(ctx context.Context) error {
 		"the line (same machine clock) plus its slowest client's recovery counted from that read. Rejections: client "+
 		"side counted by the children, master side from this master's verdicts. Memory peaks are this process's (the "+
 		"master's) sampled every 50 ms during the storm, its VmHWM so far %s; the children's peak RSS (VmHWM) is %s.",
-		n, len(res.childHWM), PeerCommand, perChild, r.fds, stormRetry, mib(vmHWM()), strings.Join(hwm, ", "))
+		n, len(res.childHWM), PeerCommand, sz.perChild, r.fds, stormRetry, mib(vmHWM()), strings.Join(hwm, ", "))
 	return nil
 }
 

@@ -2,13 +2,20 @@
 // inspector shows) and a handful of client tubs in the same process, each
 // dialing the queen through its own fault-injecting network path and
 // calling ping() every second, so the duplicate-connection story of
-// Foolscap ticket #28 can be played out on demand in a few seconds.
+// Foolscap ticket #28 plays out in a few seconds. A script loops through
+// the ticket's cases (a power cut behind a NAT, a lost decision, a clone)
+// and a narrator tells, in one sentence, what just happened and why.
+//
+// With several policies (tubscope demo --compare) there is one queen per
+// policy and every client connects to all of them, so each fault hits
+// every queen at the same moment and only the policy differs.
 package demo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -24,18 +31,28 @@ import (
 type Options struct {
 	Clients int    // client tubs (default 5)
 	Policy  string // the queen's duplicate-connection policy (default foolscap)
+	// Policies, when set, starts one queen per policy, all facing the same
+	// clients (tubscope demo --compare); Policy is then ignored.
+	Policies []string
 
-	Keepalive         time.Duration // the queen's keepalive (default 3 s)
-	DisconnectTimeout time.Duration // the queen drops a connection silent this long (default 10 s)
+	Keepalive         time.Duration // the queens' keepalive (default 3 s)
+	DisconnectTimeout time.Duration // a queen drops a connection silent this long (default 10 s)
 
 	// FlapDown is how long Flap takes a client's network away (default 4 s).
 	FlapDown time.Duration
 	// PingEvery is each client's call interval (default 1 s).
 	PingEvery time.Duration
-	// Autoplay is how long after start the demo power-cuts its last client
-	// by itself, so a newcomer sees the ticket's story without pressing a
-	// key (default 12 s).
+	// PowerDown is how long a power-cut client stays off (default 8 s):
+	// long enough for the queen's keepalive to find the old connection
+	// silent and mark it suspect before the client comes back.
+	PowerDown time.Duration
+	// Autoplay starts the script: this long after start the last client
+	// loses power, and each later step follows this long after the one
+	// before, round and round (default 12 s; negative: no script).
 	Autoplay time.Duration
+
+	// Network carries the demo's connections (default: loopback TCP).
+	Network Network
 }
 
 // The clients' timers are short so a power cut or a lost decision plays
@@ -49,37 +66,50 @@ const (
 	pingTimeout              = 2 * time.Second
 
 	// MaxClients bounds the demo's size; the inspector picks clients with
-	// the digits 1-9 but more can be driven from the broker table.
+	// the digits 1-9 but more can be driven from the peer table.
 	MaxClients = 64
+	// MaxQueens bounds --compare: each queen holds a connection per client.
+	MaxQueens = 8
 )
 
 // Demo is a running demo.
 type Demo struct {
-	opts  Options
-	queen *tubclient.Tub
-	furl  string
+	opts   Options
+	net    Network
+	queens []*queen
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // ping loops
+	wg     sync.WaitGroup // every goroutine the demo starts
 
 	mu      sync.Mutex
 	clients []*client
 	clones  map[int]*client
 	closed  bool
+	script  scriptState
+}
+
+// queen is one server tub and the narrator of what happens to it.
+type queen struct {
+	tub  *tubclient.Tub
+	furl string
+	narr *narrator
 }
 
 // client is one in-process client tub and its network path.
 type client struct {
-	name  string
-	tub   *tubclient.Tub
-	path  *faultnet.Path
-	recon *tubclient.Reconnector
-	stop  context.CancelFunc // ends its ping loop
+	name string
+	tub  *tubclient.Tub
+	path *faultnet.Path
+	stop context.CancelFunc // ends its ping loop
+
+	mu     sync.Mutex
+	recons []*tubclient.Reconnector // one per queen; nil while powered off
+	off    bool
 }
 
-// Start builds the queen and the clients and sets them talking. ctx bounds
-// the demo's background traffic; Close must still be called.
+// Start builds the queens and the clients and sets them talking. ctx
+// bounds the demo's background traffic; Close must still be called.
 func Start(ctx context.Context, o Options) (*Demo, error) {
 	if o.Clients == 0 {
 		o.Clients = 5
@@ -87,81 +117,128 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if o.Clients < 0 || o.Clients > MaxClients {
 		return nil, fmt.Errorf("demo clients: %d is outside 1..%d", o.Clients, MaxClients)
 	}
-	if o.Policy == "" {
-		o.Policy = negotiation.PolicyFoolscap
+	policies := o.Policies
+	if len(policies) == 0 {
+		if o.Policy == "" {
+			o.Policy = negotiation.PolicyFoolscap
+		}
+		policies = []string{o.Policy}
 	}
-	policy, err := negotiation.PolicyByName(o.Policy)
-	if err != nil {
-		return nil, err
+	if len(policies) > MaxQueens {
+		return nil, fmt.Errorf("demo: %d policies to compare, at most %d", len(policies), MaxQueens)
+	}
+	built := make([]negotiation.Policy, len(policies))
+	for i, name := range policies {
+		p, err := negotiation.PolicyByName(name)
+		if err != nil {
+			return nil, err
+		}
+		built[i] = p
 	}
 	o.Keepalive = orDefault(o.Keepalive, 3*time.Second)
 	o.DisconnectTimeout = orDefault(o.DisconnectTimeout, 10*time.Second)
 	o.FlapDown = orDefault(o.FlapDown, 4*time.Second)
 	o.PingEvery = orDefault(o.PingEvery, time.Second)
+	o.PowerDown = orDefault(o.PowerDown, 8*time.Second)
 	o.Autoplay = orDefault(o.Autoplay, 12*time.Second)
-	if o.FlapDown == 0 || o.PingEvery == 0 {
-		return nil, errors.New("demo: flap and ping intervals must be positive")
+	if o.FlapDown == 0 || o.PingEvery == 0 || o.PowerDown == 0 {
+		return nil, errors.New("demo: flap, ping and power-down intervals must be positive")
+	}
+	d := &Demo{opts: o, net: o.Network, clones: make(map[int]*client)}
+	if d.net == nil {
+		d.net = loopback{}
+	}
+	d.ctx, d.cancel = context.WithCancel(ctx)
+	fail := func(err error) (*Demo, error) {
+		d.Close()
+		return nil, err
 	}
 
-	// The queen must be master on every connection so that it is the one
-	// deciding: a tubid near the top of the alphabet, clients below it.
-	qid, err := tubclient.IdentityWhere(func(id string) bool { return id >= "y" })
-	if err != nil {
-		return nil, err
-	}
-	queen, err := tubclient.New(tubclient.Config{
-		Identity:          qid,
-		Nickname:          "queen",
-		Policy:            policy,
-		KeepaliveTimeout:  o.Keepalive,
-		DisconnectTimeout: o.DisconnectTimeout,
-	})
-	if err != nil {
-		return nil, err
-	}
-	d := &Demo{opts: o, queen: queen, clones: make(map[int]*client)}
-	d.ctx, d.cancel = context.WithCancel(ctx)
-	if _, err := queen.Listen("tcp:127.0.0.1:0"); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if d.furl, err = queen.Register("demo", service.Builtin()); err != nil {
-		d.Close()
-		return nil, err
+	// A queen must be master on every connection so that it is the one
+	// deciding: tubids near the top of the alphabet, clients below them.
+	lowest := ""
+	for i, p := range built {
+		q, err := d.startQueen(i, p, len(built))
+		if err != nil {
+			return fail(err)
+		}
+		if lowest == "" || q.tub.TubID() < lowest {
+			lowest = q.tub.TubID()
+		}
 	}
 	for i := range o.Clients {
-		id, err := tubclient.IdentityWhere(func(id string) bool { return id < qid.TubID })
+		id, err := tubclient.IdentityWhere(func(id string) bool { return id < lowest })
 		if err != nil {
-			d.Close()
-			return nil, err
+			return fail(err)
 		}
 		c, err := d.startClient(fmt.Sprintf("client-%d", i+1), id)
 		if err != nil {
-			d.Close()
-			return nil, err
+			return fail(err)
 		}
-		queen.SetNickname(id.TubID, c.name)
+		for _, q := range d.queens {
+			q.tub.SetNickname(id.TubID, c.name)
+		}
 		d.mu.Lock()
 		d.clients = append(d.clients, c)
 		d.mu.Unlock()
 	}
+	who, what := "the queen", "It"
+	if len(d.queens) > 1 {
+		who, what = fmt.Sprintf("%d queens, one per policy", len(d.queens)), "Each queen"
+	}
+	d.announce(fmt.Sprintf("%d clients dialed %s and ping every second. %s is master on every connection (the higher tubid), so it decides each duplicate offer",
+		o.Clients, who, what))
 	if o.Autoplay > 0 {
-		d.wg.Add(1)
-		go d.autoplay(o.Autoplay)
+		if !d.spawn(func() { d.play(o.Autoplay) }) {
+			return fail(tubclient.ErrClosed)
+		}
+	} else {
+		d.setScript(stepManual, "", time.Time{})
 	}
 	return d, nil
 }
 
-// autoplay plays the ticket's story once: the last client loses power.
-func (d *Demo) autoplay(after time.Duration) {
-	defer d.wg.Done()
-	t := time.NewTimer(after)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		_ = d.PowerCut(len(d.Clients()) - 1)
-	case <-d.ctx.Done():
+// startQueen makes queen i of n, listening and offering the demo service,
+// with a narrator on its events.
+func (d *Demo) startQueen(i int, p negotiation.Policy, n int) (*queen, error) {
+	id, err := tubclient.IdentityWhere(func(id string) bool { return id >= "y" })
+	if err != nil {
+		return nil, err
 	}
+	ln, hint, err := d.net.Listen(i)
+	if err != nil {
+		return nil, err
+	}
+	name := "queen"
+	if n > 1 {
+		name = fmt.Sprintf("queen-%d", i+1)
+	}
+	t, err := tubclient.New(tubclient.Config{
+		Identity:          id,
+		Nickname:          name,
+		Policy:            p,
+		KeepaliveTimeout:  d.opts.Keepalive,
+		DisconnectTimeout: d.opts.DisconnectTimeout,
+		Location:          []tubclient.Hint{hint},
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	q := &queen{tub: t, narr: newNarrator(d.nameOf)}
+	d.queens = append(d.queens, q) // Close closes it from here on
+	if _, err := t.Serve(ln); err != nil {
+		return nil, err
+	}
+	if q.furl, err = t.Register("demo", service.Builtin()); err != nil {
+		return nil, err
+	}
+	sub := t.Subscribe(4096)
+	if !d.spawn(func() { q.narr.follow(d.ctx, sub) }) {
+		sub.Close()
+		return nil, tubclient.ErrClosed
+	}
+	return q, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -174,8 +251,36 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// spawn runs f on a goroutine Close waits for, unless the demo is closed.
+func (d *Demo) spawn(f func()) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// after runs f once delay has passed, unless the demo closes first.
+func (d *Demo) after(delay time.Duration, f func()) bool {
+	return d.spawn(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			f()
+		case <-d.ctx.Done():
+		}
+	})
+}
+
 // startClient makes a client tub with identity id, routed through a fresh
-// path, connecting to the queen and pinging it.
+// path, connecting to every queen and pinging them.
 func (d *Demo) startClient(name string, id *tubclient.Identity) (*client, error) {
 	path := faultnet.NewPath(nil)
 	tub, err := tubclient.New(tubclient.Config{
@@ -185,60 +290,104 @@ func (d *Demo) startClient(name string, id *tubclient.Identity) (*client, error)
 		KeepaliveTimeout:   clientKeepalive,
 		DisconnectTimeout:  clientDisconnect,
 		Backoff:            tubclient.Backoff{Initial: clientBackoffInitial, Max: clientBackoffMax},
-		Dial:               (&faultnet.Dialer{Path: path}).DialContext,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.net.Dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return path.Wrap(nc), nil
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	recon, err := tub.ConnectTo(d.furl, nil)
-	if err != nil {
+	c := &client{name: name, tub: tub, path: path}
+	if err := d.connect(c); err != nil {
 		tub.Close()
 		return nil, err
 	}
-	c := &client{name: name, tub: tub, path: path, recon: recon}
 	ctx, stop := context.WithCancel(d.ctx)
 	c.stop = stop
-	// Close waits on wg once closed is set, so no loop may join after that.
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	if !d.spawn(func() { d.pingLoop(ctx, c) }) {
 		c.close()
 		return nil, tubclient.ErrClosed
 	}
-	d.wg.Add(1)
-	d.mu.Unlock()
-	go func() {
-		defer d.wg.Done()
-		d.pingLoop(ctx, c)
-	}()
 	return c, nil
 }
 
-// pingLoop keeps live traffic on the client's current reference.
+// connect starts c's reconnectors, one per queen.
+func (d *Demo) connect(c *client) error {
+	recons := make([]*tubclient.Reconnector, 0, len(d.queens))
+	for _, q := range d.queens {
+		r, err := c.tub.ConnectTo(q.furl, nil)
+		if err != nil {
+			for _, r := range recons {
+				r.Stop()
+			}
+			return err
+		}
+		recons = append(recons, r)
+	}
+	c.mu.Lock()
+	c.recons, c.off = recons, false
+	c.mu.Unlock()
+	return nil
+}
+
+// references are c's current references to the queens, none while it is
+// off or between connections.
+func (c *client) references() []*tubclient.RemoteReference {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var refs []*tubclient.RemoteReference
+	for _, r := range c.recons {
+		if ref := r.Reference(); ref != nil {
+			refs = append(refs, ref)
+		}
+	}
+	return refs
+}
+
+// pingLoop keeps live traffic on the client's current references, all
+// queens at once so a dead one does not delay the others.
 func (d *Demo) pingLoop(ctx context.Context, c *client) {
 	tick := time.NewTicker(d.opts.PingEvery)
 	defer tick.Stop()
+	var calls sync.WaitGroup
+	defer calls.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		ref := c.recon.Reference()
-		if ref == nil {
-			continue
+		for _, ref := range c.references() {
+			calls.Add(1)
+			go func() {
+				defer calls.Done()
+				cctx, cancel := context.WithTimeout(ctx, pingTimeout)
+				_, _ = ref.Call(cctx, "ping") // failures show up as broker events
+				cancel()
+			}()
 		}
-		cctx, cancel := context.WithTimeout(ctx, pingTimeout)
-		_, _ = ref.Call(cctx, "ping") // failures show up as broker events
-		cancel()
+		calls.Wait()
 	}
 }
 
-// Queen is the tub the inspector shows.
-func (d *Demo) Queen() *tubclient.Tub { return d.queen }
+// Queen is the first queen: the tub the inspector shows.
+func (d *Demo) Queen() *tubclient.Tub { return d.queens[0].tub }
 
-// FURL is the queen's demo service.
-func (d *Demo) FURL() string { return d.furl }
+// Queens are every queen, one per policy compared.
+func (d *Demo) Queens() []*tubclient.Tub {
+	out := make([]*tubclient.Tub, len(d.queens))
+	for i, q := range d.queens {
+		out[i] = q.tub
+	}
+	return out
+}
+
+// FURL is the first queen's demo service.
+func (d *Demo) FURL() string { return d.queens[0].furl }
 
 // Clients names the clients, in index order.
 func (d *Demo) Clients() []string {
@@ -272,6 +421,14 @@ func (d *Demo) ClientIndex(peer string) (int, bool) {
 	return 0, false
 }
 
+// nameOf is the client name of a tubid, or its short form.
+func (d *Demo) nameOf(tubid string) string {
+	if i, ok := d.ClientIndex(tubid); ok {
+		return d.Clients()[i]
+	}
+	return tubid[:min(8, len(tubid))]
+}
+
 func (d *Demo) client(i int) (*client, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -284,21 +441,79 @@ func (d *Demo) client(i int) (*client, error) {
 	return d.clients[i], nil
 }
 
+// announce tells every queen's narrator what the demo just did to peer.
+func (d *Demo) announce(text string) {
+	now := time.Now()
+	for _, q := range d.queens {
+		q.narr.announce(text, now)
+	}
+}
+
+// note puts the demo's fault into every queen's event stream.
+func (d *Demo) note(peer, text string) {
+	for _, q := range d.queens {
+		q.tub.Note(peer, "demo: "+text)
+	}
+}
+
 // PowerCut is the ticket's story: client i's machine loses power behind a
-// NAT. Its connections go silent without a FIN (the queen's side stays
-// open, dead), and it comes back with the same key and a new incarnation;
-// the queen should accept the new offer by the new-incarnation rule.
+// NAT. Its connections go silent without a FIN, so each queen still holds
+// its side open, dead, and shows it live until its keepalive finds it
+// silent and marks it suspect. PowerDown later the client comes back with
+// the same key and a new incarnation; the foolscap policy then replaces
+// the dead connection by the new-incarnation rule.
 func (d *Demo) PowerCut(i int) error {
 	c, err := d.client(i)
 	if err != nil {
 		return err
 	}
-	d.queen.Note(c.tub.TubID(), "demo: "+c.name+" lost power behind its NAT; its old connection is silently dead and it returns with a new incarnation")
+	// Off first: no reconnector may dial while the machine is dark.
+	c.mu.Lock()
+	if c.off {
+		c.mu.Unlock()
+		return fmt.Errorf("%s is already powered off", c.name)
+	}
+	c.off = true
+	recons := c.recons
+	c.recons = nil
+	c.mu.Unlock()
+	for _, r := range recons {
+		r.Stop()
+	}
 	c.path.BlackHoleAll()
-	return c.tub.Restart(true)
+	if err := c.tub.Restart(true); err != nil {
+		return err
+	}
+	peer := c.tub.TubID()
+	d.note(peer, fmt.Sprintf("%s lost power behind its NAT; its old connection is silently dead and it returns in %s with a new incarnation", c.name, d.opts.PowerDown))
+	for _, q := range d.queens {
+		q.narr.poweredOff(peer)
+	}
+	d.announce(fmt.Sprintf("%s lost power behind its NAT: no FIN reached the queen, so it still shows the old connection live until its keepalive (%s) finds it silent and calls it suspect",
+		c.name, d.opts.Keepalive))
+	if !d.after(d.opts.PowerDown, func() { d.powerOn(c) }) {
+		return tubclient.ErrClosed
+	}
+	return nil
 }
 
-// Storm power-cuts every client at once.
+// powerOn brings a power-cut client back: it dials every queen again,
+// with the new incarnation its restart gave it.
+func (d *Demo) powerOn(c *client) {
+	c.mu.Lock()
+	off := c.off
+	c.mu.Unlock()
+	if !off {
+		return
+	}
+	now := time.Now()
+	for _, q := range d.queens {
+		q.narr.poweredOn(c.tub.TubID(), now)
+	}
+	_ = d.connect(c) // fails only when the demo is closing
+}
+
+// Storm power-cuts every client at once; they all come back together.
 func (d *Demo) Storm() error {
 	var errs []error
 	for i := range d.Clients() {
@@ -314,55 +529,62 @@ func (d *Demo) Flap(i int) error {
 	if err != nil {
 		return err
 	}
-	d.queen.Note(c.tub.TubID(), fmt.Sprintf("demo: %s's network goes dark for %s", c.name, d.opts.FlapDown))
+	d.note(c.tub.TubID(), fmt.Sprintf("%s's network goes dark for %s", c.name, d.opts.FlapDown))
+	d.announce(fmt.Sprintf("%s's network went dark for %s: its connections die silently and new ones stall until it returns", c.name, d.opts.FlapDown))
 	c.path.Flap(d.opts.FlapDown)
 	return nil
 }
 
 // LoseDecision is the lost-decision case: client i restarts so that its
-// offers carry no memory of any decision, and the queen's next accepting
+// offers carry no memory of any decision, and each queen's next accepting
 // decision to it vanishes on the wire. As soon as that happens the client
 // tries again on a second connection while the first still waits for its
-// decision. The queen now holds a broker the client never heard of:
-// Foolscap's rules refuse the retry (never-decided) until that broker dies,
-// while the attempt-id and probe policies let the client straight back.
+// decision. The queen now holds a connection the client never heard of:
+// Foolscap's rules refuse the retry (never-decided) until that connection
+// dies, while the attempt-id and probe policies let the client straight
+// back.
 func (d *Demo) LoseDecision(i int) error {
 	c, err := d.client(i)
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	off := c.off
+	c.mu.Unlock()
+	if off {
+		return fmt.Errorf("%s is powered off", c.name)
+	}
 	peer := c.tub.TubID()
-	sub := d.queen.Subscribe(256)
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		sub.Close()
-		return tubclient.ErrClosed
-	}
-	d.wg.Add(1)
-	d.mu.Unlock()
-	go func() {
-		defer d.wg.Done()
-		defer sub.Close()
-		ctx, cancel := context.WithTimeout(d.ctx, lostDecisionWait)
-		defer cancel()
-		if d.awaitLostDecision(ctx, sub, peer) {
-			_ = c.tub.ForceReconnect(d.queen.TubID()) // the outcome shows as queen events
+	for _, q := range d.queens {
+		sub := q.tub.Subscribe(256)
+		queenID := q.tub.TubID()
+		if !d.spawn(func() {
+			defer sub.Close()
+			ctx, cancel := context.WithTimeout(d.ctx, lostDecisionWait)
+			defer cancel()
+			if awaitLostDecision(ctx, sub, peer) {
+				_ = c.tub.ForceReconnect(queenID) // the outcome shows as queen events
+			}
+		}) {
+			sub.Close()
+			return tubclient.ErrClosed
 		}
-	}()
-	if err := d.queen.LoseNextDecision(peer); err != nil {
-		return err
+		if err := q.tub.LoseNextDecision(peer); err != nil {
+			return err
+		}
 	}
-	d.queen.Note(peer, "demo: "+c.name+" restarts and the queen's decision to it will be lost; it returns remembering nothing")
+	d.note(peer, c.name+" restarts and the queen's decision to it will be lost; it returns remembering nothing")
+	d.announce(fmt.Sprintf("%s restarted, and the queen's decision on its next connection is lost on the wire: the queen will hold a connection %s never heard of",
+		c.name, c.name))
 	return c.tub.Restart(false)
 }
 
 // lostDecisionWait bounds the wait for the client's offer after its restart.
 const lostDecisionWait = 20 * time.Second
 
-// awaitLostDecision waits for the queen to report that a decision to peer
-// was lost on a broker (the announcement of the fault has no broker).
-func (d *Demo) awaitLostDecision(ctx context.Context, sub *tubclient.Subscription, peer string) bool {
+// awaitLostDecision waits for a queen to report that a decision to peer
+// was lost on a connection (the announcement of the fault has none).
+func awaitLostDecision(ctx context.Context, sub *tubclient.Subscription, peer string) bool {
 	for {
 		for _, ev := range sub.Drain(0) {
 			if ev.Kind == snapshot.KindFault && ev.PeerTubID == peer && ev.BrokerID != 0 {
@@ -377,19 +599,21 @@ func (d *Demo) awaitLostDecision(ctx context.Context, sub *tubclient.Subscriptio
 	}
 }
 
-// ForceReconnect makes client i open a second connection to the queen
-// beside its current one (the queen cannot dial clients: they have no
-// listeners).
-func (d *Demo) ForceReconnect(i int) error {
+// ForceReconnect makes client i open a second connection to queen q beside
+// its current one (a queen cannot dial clients: they have no listeners).
+func (d *Demo) ForceReconnect(i, q int) error {
 	c, err := d.client(i)
 	if err != nil {
 		return err
 	}
-	return c.tub.ForceReconnect(d.queen.TubID())
+	if q < 0 || q >= len(d.queens) {
+		return fmt.Errorf("no queen %d", q+1)
+	}
+	return c.tub.ForceReconnect(d.queens[q].tub.TubID())
 }
 
 // Clone starts a second process with client i's key: the two fight over
-// the one connection the queen keeps per tubid, until the queen sees the
+// the one connection a queen keeps per tubid, until the queen sees the
 // incarnations alternate, flags the clone and rate-limits it.
 func (d *Demo) Clone(i int) error {
 	c, err := d.client(i)
@@ -414,6 +638,7 @@ func (d *Demo) Clone(i int) error {
 	}
 	d.clones[i] = clone
 	d.mu.Unlock()
+	d.announce(fmt.Sprintf("a second process started with %s's key: two incarnations now take turns offering the same tubid", c.name))
 	return nil
 }
 
@@ -430,11 +655,16 @@ func (d *Demo) StopClone(i int) error {
 	d.mu.Lock()
 	clone, ok := d.clones[i]
 	delete(d.clones, i)
+	var original string
+	if i >= 0 && i < len(d.clients) {
+		original = d.clients[i].name
+	}
 	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("demo client %d has no clone", i+1)
 	}
 	clone.close()
+	d.announce(fmt.Sprintf("the second process with %s's key stopped; the queen keeps whichever connection it held last", original))
 	return nil
 }
 
@@ -463,5 +693,9 @@ func (d *Demo) Close() error {
 		c.close()
 	}
 	d.wg.Wait()
-	return d.queen.Close()
+	var errs []error
+	for _, q := range d.queens {
+		errs = append(errs, q.tub.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient/faultnet"
 	"github.com/tubscope/tubscope/tubclient/pyvalue"
 	"github.com/tubscope/tubscope/tubclient/service"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
 // ServeOptions are `tubscope serve`'s flags.
@@ -58,9 +59,15 @@ func (f Faults) apply(c *faultnet.Conn) {
 	}
 }
 
-// Serve runs a tub with the built-in service until ctx ends or SIGINT/SIGTERM.
+// Serve runs a tub with the built-in service until ctx ends or
+// SIGINT/SIGTERM. A zero Keepalive or DisconnectTimeout turns that timer
+// off (the flags default the keepalive to Foolscap's 240 s).
 func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
-	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeyExchange: o.KeyExchange, KeepaliveTimeout: o.Keepalive,
+	keepalive := o.Keepalive
+	if keepalive <= 0 {
+		keepalive = -1 // tubclient.Config reads 0 as Foolscap's default
+	}
+	t, err := tubclient.New(tubclient.Config{KeyFile: o.KeyFile, KeyExchange: o.KeyExchange, KeepaliveTimeout: keepalive,
 		DisconnectTimeout: o.DisconnectTimeout, NegotiationTimeout: o.NegotiationTimeout})
 	if err != nil {
 		return err
@@ -120,7 +127,7 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 			return nil
 		case <-sub.Changed():
 			for _, ev := range sub.Drain(0) {
-				if err := enc.Encode(ev); err != nil {
+				if err := enc.Encode(EventJSON(ev)); err != nil {
 					return err
 				}
 			}
@@ -128,14 +135,31 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 	}
 }
 
+// eventJSON is an event as serve --json writes it. Its times shadow the
+// event's own, so that one not set is left out rather than printed as
+// "0001-01-01T00:00:00Z" (encoding/json's omitempty never omits a struct).
+type eventJSON struct {
+	snapshot.Event
+	Time time.Time `json:"time,omitzero"`
+	At   time.Time `json:"at,omitzero"`
+}
+
+// EventJSON is ev ready for encoding/json, without zero times; it decodes
+// back into a snapshot.Event.
+func EventJSON(ev snapshot.Event) any { return eventJSON{Event: ev, Time: ev.Time, At: ev.At} }
+
 // CallOptions are `tubscope call`'s flags.
 type CallOptions struct {
 	KeyFile     string
 	KeyExchange tubclient.KeyExchange
 	Timeout     time.Duration
+	// Python prints the answer as Python would (None, True, b"bytes",
+	// tuples) instead of JSON.
+	Python bool
 }
 
-// Call connects to furl, calls method with args and writes the answer.
+// Call connects to furl, calls method with args and writes the answer as
+// one line of JSON (pyvalue.JSON's mapping), or in Python's notation.
 // Arguments that parse as JSON are sent as such; anything else is a string.
 func Call(ctx context.Context, furl, method string, args []string, o CallOptions, out io.Writer) error {
 	if o.Timeout <= 0 {
@@ -164,8 +188,16 @@ func Call(ctx context.Context, furl, method string, args []string, o CallOptions
 		}
 		return fmt.Errorf("call %s: %w", method, err)
 	}
-	_, err = fmt.Fprintln(out, FormatValue(res))
-	return err
+	if o.Python {
+		_, err = fmt.Fprintln(out, pyvalue.Format(res))
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false) // answers are data, not HTML
+	if err := enc.Encode(pyvalue.JSON(res)); err != nil {
+		return fmt.Errorf("answer as JSON: %w", err)
+	}
+	return nil
 }
 
 // ParseArg turns a command-line argument into a call argument: JSON when it
@@ -200,13 +232,4 @@ func fromJSON(v any) any {
 		return x
 	}
 	return v
-}
-
-// FormatValue prints an answer: strings bare, everything else as JSON-ish
-// text (bytes as b"...", references by their FURL).
-func FormatValue(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return pyvalue.Format(v)
 }

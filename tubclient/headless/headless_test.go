@@ -49,11 +49,14 @@ func TestServePrintsFURLThenJSONEvents(t *testing.T) {
 	if err := Call(context.Background(), furl, "echo", []string{`[1, "two"]`}, CallOptions{Timeout: 10 * time.Second}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(out.String()); got != `[1, "two"]` {
+	if got := strings.TrimSpace(out.String()); got != `[1,"two"]` {
 		t.Fatalf("call printed %q", got)
 	}
 	kinds := map[snapshot.Kind]bool{}
 	for lines.Scan() {
+		if strings.Contains(lines.Text(), "0001-01-01") {
+			t.Errorf("an event with a zero time: %s", lines.Text())
+		}
 		var ev snapshot.Event
 		if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
 			t.Fatalf("not a JSON event: %q: %v", lines.Text(), err)
@@ -100,7 +103,7 @@ func TestInteropCallAndServe(t *testing.T) {
 	if err := Call(ctx, srv.FURL(), "echo", []string{"hello foolscap"}, CallOptions{}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(out.String()); got != "hello foolscap" {
+	if got := strings.TrimSpace(out.String()); got != `"hello foolscap"` {
 		t.Fatalf("tubscope call printed %q", got)
 	}
 	err = Call(ctx, srv.FURL(), "fail", nil, CallOptions{}, io.Discard)
@@ -185,5 +188,57 @@ func TestServeDelaysAcceptedConnections(t *testing.T) {
 	// decision and two answers: six delayed writes.
 	if took := time.Since(start); took < 6*delay {
 		t.Fatalf("call over a %v-delayed path took only %v", delay, took)
+	}
+}
+
+// Answers print as one line of JSON, or with --python as Python prints
+// them.
+func TestCallPrintsJSONOrPython(t *testing.T) {
+	furl, _ := serveInBackground(t, ServeOptions{Listen: "tcp:127.0.0.1:0"})
+	for _, tc := range []struct{ arg, json, python string }{
+		{`{"a": [1, 2.5, null, true, false]}`, `{"a":[1,2.5,null,true,false]}`, `{"a": [1, 2.5, None, True, False]}`},
+		{`plain <text> & more`, `"plain <text> & more"`, `"plain <text> & more"`},
+		{`null`, `null`, `None`},
+	} {
+		for _, python := range []bool{false, true} {
+			var out strings.Builder
+			if err := Call(context.Background(), furl, "echo", []string{tc.arg}, CallOptions{Timeout: 10 * time.Second, Python: python}, &out); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.json
+			if python {
+				want = tc.python
+			}
+			if out.String() != want+"\n" {
+				t.Errorf("echo %s (python %v) printed %q, want %q", tc.arg, python, out.String(), want+"\n")
+			}
+		}
+	}
+}
+
+// serve --json leaves out the times an event does not have, and what it
+// writes decodes back into the event.
+func TestEventJSONOmitsZeroTimes(t *testing.T) {
+	zero, err := json.Marshal(EventJSON(snapshot.Event{Kind: snapshot.KindPolicy, Message: "policy probe"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(zero), "0001-01-01") || strings.Contains(string(zero), `"time"`) || strings.Contains(string(zero), `"at"`) {
+		t.Errorf("zero times written: %s", zero)
+	}
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	accept := true
+	ev := snapshot.Event{Seq: 4, Time: at, Kind: snapshot.KindReconnectScheduled, PeerTubID: "abc", At: at.Add(2 * time.Second),
+		Delay: 2 * time.Second, Accept: &accept}
+	b, err := json.Marshal(EventJSON(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back snapshot.Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Time.Equal(ev.Time) || !back.At.Equal(ev.At) || back.Kind != ev.Kind || back.Delay != ev.Delay || back.Seq != 4 || back.Accept == nil {
+		t.Errorf("round trip: %s decoded to %+v", b, back)
 	}
 }

@@ -12,13 +12,24 @@ import (
 )
 
 // Engine drives one tub, and in demo mode its in-process clients, for the
-// inspector.
+// inspector. In the demo each queen has an Engine of its own; their demo
+// actions all reach the same clients.
 type Engine struct {
-	tub  *tubclient.Tub
-	demo *demo.Demo // nil outside demo mode
+	tub   *tubclient.Tub
+	demo  *demo.Demo // nil outside demo mode
+	queen int        // which of the demo's queens tub is
 
 	mu     sync.Mutex
 	recons []*tubclient.Reconnector // started by ActConnect; they stop with the tub
+	told   narrated
+}
+
+// narrated is the last snapshot handed out with the demo's narration, and
+// what it was made from, so an unchanged pair gives the same pointer.
+type narrated struct {
+	from    *snapshot.Snapshot
+	version uint64
+	out     *snapshot.Snapshot
 }
 
 var _ ui.Engine = (*Engine)(nil)
@@ -26,13 +37,47 @@ var _ ui.Engine = (*Engine)(nil)
 // NewEngine adapts a tub of the operator's own.
 func NewEngine(t *tubclient.Tub) *Engine { return &Engine{tub: t} }
 
-// NewDemoEngine adapts the demo's queen and lets the demo actions reach
-// its clients.
-func NewDemoEngine(d *demo.Demo) *Engine { return &Engine{tub: d.Queen(), demo: d} }
+// NewDemoEngine adapts the demo's first queen and lets the demo actions
+// reach its clients.
+func NewDemoEngine(d *demo.Demo) *Engine { return NewDemoEngines(d)[0] }
+
+// NewDemoEngines adapts every queen of the demo, one source each, in the
+// order of the policies compared.
+func NewDemoEngines(d *demo.Demo) []*Engine {
+	queens := d.Queens()
+	out := make([]*Engine, len(queens))
+	for i, q := range queens {
+		out[i] = &Engine{tub: q, demo: d, queen: i}
+	}
+	return out
+}
 
 // Snapshot is the tub's newest published snapshot: an atomic load that
-// never waits on the tub's state goroutine.
-func (e *Engine) Snapshot() *snapshot.Snapshot { return e.tub.Published() }
+// never waits on the tub's state goroutine. In the demo it carries the
+// narration.
+func (e *Engine) Snapshot() *snapshot.Snapshot { return e.published() }
+
+// published is the tub's newest published snapshot; in the demo, a
+// shallow copy of it carrying the narration. The tub's snapshot is shared
+// and never written: the copy gets its own Narration, and a Version that
+// grows when either the tub's or the narration's does.
+func (e *Engine) published() *snapshot.Snapshot {
+	pub := e.tub.Published()
+	if e.demo == nil || pub == nil {
+		return pub
+	}
+	n, version := e.demo.Narration(e.queen)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.told.from == pub && e.told.version == version {
+		return e.told.out
+	}
+	s := *pub
+	s.Narration = &n
+	s.Version = pub.Version + version
+	e.told = narrated{from: pub, version: version, out: &s}
+	return &s
+}
 
 // Subscribe hands out a bounded event feed; tubclient's subscription
 // already counts what it drops.
@@ -60,7 +105,7 @@ func (e *Engine) Do(a ui.Action) error {
 		// client opens the second connection itself.
 		if e.demo != nil {
 			if i, ok := e.demo.ClientIndex(a.Peer); ok {
-				return e.demo.ForceReconnect(i)
+				return e.demo.ForceReconnect(i, e.queen)
 			}
 		}
 		return e.tub.ForceReconnect(a.Peer)

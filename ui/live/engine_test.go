@@ -93,27 +93,38 @@ func lastSeq(s snapshot.Snapshot) uint64 {
 	return s.Decisions[len(s.Decisions)-1].Seq
 }
 
-func startDemo(t *testing.T, ctx context.Context, clients int) (*demo.Demo, *Engine, ui.Feed) {
+// startDemo runs a demo on loopback for the test; a power-cut client
+// stays off half a second rather than the demo's eight.
+func startDemo(t *testing.T, ctx context.Context, o demo.Options) (*demo.Demo, []*Engine) {
 	t.Helper()
-	d, err := demo.Start(ctx, demo.Options{Clients: clients, Autoplay: -1})
+	if o.Autoplay == 0 {
+		o.Autoplay = -1
+	}
+	o.PowerDown = 500 * time.Millisecond
+	d, err := demo.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewDemoEngine(d)
-	f := e.Subscribe(4096)
 	t.Cleanup(func() {
-		f.Close()
 		if err := d.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return d, e, f
+	return d, NewDemoEngines(d)
+}
+
+func subscribe(t *testing.T, e ui.Engine) ui.Feed {
+	f := e.Subscribe(4096)
+	t.Cleanup(f.Close)
+	return f
 }
 
 func TestDemoEngineActions(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	d, e, f := startDemo(t, ctx, 2)
+	d, engines := startDemo(t, ctx, demo.Options{Clients: 2})
+	e := engines[0]
+	f := subscribe(t, e)
 	names, ok := e.Demo()
 	if !ok || len(names) != 2 || names[0] != "client-1" {
 		t.Fatalf("Demo() = %v, %v", names, ok)

@@ -9,19 +9,33 @@ import (
 	"github.com/tubscope/tubscope/tubclient"
 )
 
+// Screen are the inspector's own flags, shared by demo and inspect.
+type Screen struct {
+	// ExportDir is where e writes the decision log; "" means
+	// DefaultExportDir().
+	ExportDir string
+	ReadOnly  bool // refuse every action on a tub (k9s's --readonly)
+	ASCII     bool // ASCII stand-ins for every glyph
+	Mouse     bool // wheel scrolling and click selection
+}
+
 // DemoOptions are `tubscope demo`'s flags. A zero Keepalive or
 // DisconnectTimeout turns that timer off.
 type DemoOptions struct {
-	Clients           int
-	Policy            string
+	Clients int
+	Policy  string
+	// Compare runs one queen per policy, side by side, facing the same
+	// clients; Policy is then ignored.
+	Compare           []string
 	Keepalive         time.Duration
 	DisconnectTimeout time.Duration
-	ExportDir         string
-	// Autoplay power-cuts the last client this long after start (0: off).
+	// Autoplay starts the script this long after start (0: off).
 	Autoplay time.Duration
+	Screen
 }
 
-// InspectOptions are `tubscope inspect`'s flags.
+// InspectOptions are `tubscope inspect`'s flags. A zero Keepalive or
+// DisconnectTimeout turns that timer off.
 type InspectOptions struct {
 	Listen            string
 	KeyFile           string
@@ -31,6 +45,6 @@ type InspectOptions struct {
 	DisconnectTimeout time.Duration
 	// NegotiationTimeout bounds each negotiation (0: Foolscap's 120 s).
 	NegotiationTimeout time.Duration
-	ExportDir          string
 	FURLs              []string
+	Screen
 }

@@ -18,10 +18,12 @@ import (
 const ServiceName = "tubscope"
 
 // Demo runs the inspector on the built-in demo until the operator quits.
+// With Compare it runs one queen per policy, shown side by side.
 func Demo(ctx context.Context, o DemoOptions) error {
 	d, err := demo.Start(ctx, demo.Options{
 		Clients:           o.Clients,
 		Policy:            o.Policy,
+		Policies:          o.Compare,
 		Keepalive:         offWhenZero(o.Keepalive),
 		DisconnectTimeout: offWhenZero(o.DisconnectTimeout),
 		Autoplay:          offWhenZero(o.Autoplay),
@@ -30,11 +32,18 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		return err
 	}
 	title := fmt.Sprintf("tubscope demo · queen %s · %d clients", short(d.Queen().TubID()), len(d.Clients()))
-	return errors.Join(ui.Run([]ui.Engine{NewDemoEngine(d)}, ui.Options{ExportDir: o.ExportDir, Title: title}), d.Close())
+	if len(o.Compare) > 1 {
+		title = fmt.Sprintf("tubscope demo · %d queens compared · %d clients", len(o.Compare), len(d.Clients()))
+	}
+	var sources []ui.Engine
+	for _, e := range NewDemoEngines(d) {
+		sources = append(sources, e)
+	}
+	return errors.Join(runUI(sources, o.Screen, title, len(sources) > 1), d.Close())
 }
 
-// offWhenZero maps the flags' "0 is off" onto demo.Options, where zero
-// means the demo's default and a negative value means off.
+// offWhenZero maps the flags' "0 is off" onto demo.Options and
+// tubclient.Config, where zero means the default and a negative value off.
 func offWhenZero(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
@@ -50,7 +59,7 @@ func Inspect(ctx context.Context, o InspectOptions) error {
 		return err
 	}
 	title := "tubscope · " + short(t.TubID())
-	return errors.Join(ui.Run([]ui.Engine{NewEngine(t)}, ui.Options{ExportDir: o.ExportDir, Title: title}), t.Close())
+	return errors.Join(runUI([]ui.Engine{NewEngine(t)}, o.Screen, title, false), t.Close())
 }
 
 // NewInspectTub builds the tub `tubscope inspect` shows: its identity from
@@ -75,7 +84,7 @@ func NewInspectTub(o InspectOptions) (*tubclient.Tub, error) {
 		KeyExchange:        o.KeyExchange,
 		Nickname:           "tubscope",
 		Policy:             p,
-		KeepaliveTimeout:   max(o.Keepalive, 0),
+		KeepaliveTimeout:   offWhenZero(o.Keepalive),
 		DisconnectTimeout:  max(o.DisconnectTimeout, 0),
 		NegotiationTimeout: o.NegotiationTimeout,
 	})

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tubscope/tubscope/negotiation"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
+)
+
+// runAsTubscope makes the test binary act as tubscope itself when a test
+// starts it as a child process, so `tubscope serve` runs for real.
+const runAsTubscope = "TUBSCOPE_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsTubscope) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut strings.Builder
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpPrintsTheCommandOverview(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"help"}} {
+		code, out, errOut := runCLI(args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+		if strings.Contains(out, "Usage of") {
+			t.Errorf("%v printed a flag set's usage instead of the overview:\n%s", args, out)
+		}
+		for _, c := range commands {
+			if strings.Contains(out, "tubscope "+c.name+" ") == c.hidden {
+				t.Errorf("%v: overview and command %q (hidden %v):\n%s", args, c.name, c.hidden, out)
+			}
+		}
+	}
+}
+
+// Every command's -h names each of its flags, and --policy and --kex say
+// which values they take and which is the default.
+func TestEveryCommandListsItsFlags(t *testing.T) {
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {"help", c.name}} {
+			code, out, errOut := runCLI(args...)
+			if code != 0 || errOut != "" {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+				continue
+			}
+			if !strings.HasPrefix(out, "usage: tubscope "+c.name+" ") {
+				t.Errorf("%v starts %q", args, out[:min(len(out), 60)])
+			}
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			c.define(fs)
+			fs.VisitAll(func(f *flag.Flag) {
+				if !strings.Contains(out, "\n  --"+f.Name) {
+					t.Errorf("%v does not list --%s", args, f.Name)
+				}
+			})
+		}
+	}
+	for _, name := range []string{"demo", "inspect", "serve"} {
+		_, out, _ := runCLI(name, "-h")
+		policy := section(out, "--policy")
+		for _, p := range negotiation.PolicyNames() {
+			if !strings.Contains(policy, p) {
+				t.Errorf("%s --policy help does not name %s: %q", name, p, policy)
+			}
+			if first := wrap(negotiation.Describe(p), 78)[0]; !strings.Contains(out, "  "+p+" ") || !strings.Contains(out, first) {
+				t.Errorf("%s -h does not say what %s does", name, p)
+			}
+		}
+		for _, flagName := range []string{"--readonly", "--ascii", "--mouse", "--export-dir"} {
+			if strings.Contains(out, "\n  "+flagName) != (name != "serve") {
+				t.Errorf("%s -h and %s", name, flagName)
+			}
+		}
+	}
+	for _, name := range []string{"inspect", "serve", "call"} {
+		_, out, _ := runCLI(name, "-h")
+		if kex := section(out, "--kex"); !strings.Contains(kex, "(default hybrid)") {
+			t.Errorf("%s --kex help hides its default: %q", name, kex)
+		}
+	}
+	for _, name := range []string{"inspect", "serve"} {
+		_, out, _ := runCLI(name, "-h")
+		if ka := section(out, "--keepalive"); !strings.Contains(ka, "240 s") || !strings.Contains(ka, "(default 4m0s)") || !strings.Contains(ka, "0: off") {
+			t.Errorf("%s --keepalive help: %q", name, ka)
+		}
+	}
+	if _, out, _ := runCLI("demo", "-h"); !strings.Contains(section(out, "--compare"), "POLICY,POLICY") {
+		t.Errorf("demo --compare help: %q", section(out, "--compare"))
+	}
+	if _, out, _ := runCLI("call", "-h"); !strings.Contains(section(out, "--python"), "instead of JSON") {
+		t.Errorf("call --python help: %q", section(out, "--python"))
+	}
+}
+
+// section is a flag's entry in a command's help: its line and the
+// indented lines under it.
+func section(help, flagName string) string {
+	i := strings.Index(help, "\n  "+flagName)
+	if i < 0 {
+		return ""
+	}
+	rest := help[i+1:]
+	end := strings.Index(rest[1:], "\n  --")
+	if end < 0 {
+		return rest
+	}
+	return rest[:end+1]
+}
+
+func TestCommandLineMistakesExit2WithUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"teleport"},
+		{"demo", "--no-such-flag"},
+		{"call"},
+		{"call", "pb://only-a-furl"},
+		{"serve", "extra"},
+		{"demo", "--clients", "many"},
+	} {
+		code, out, errOut := runCLI(args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "usage:") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	code, _, errOut := runCLI("demo", "--compare", "first-wins,bogus")
+	if code != 1 || !strings.Contains(errOut, "bogus") {
+		t.Errorf("demo --compare with an unknown policy: exit %d, %q", code, errOut)
+	}
+}
+
+// startServe runs `tubscope serve --json` as a child process and returns
+// its FURL and its event lines.
+func startServe(t *testing.T, args ...string) (string, *bufio.Scanner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--json"}, args...)...)
+	cmd.Env = append(os.Environ(), runAsTubscope+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		go io.Copy(io.Discard, out)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("tubscope serve after SIGTERM: %v", err)
+		}
+		cancel()
+	})
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		t.Fatal("tubscope serve printed nothing")
+	}
+	return lines.Text(), lines
+}
+
+// `tubscope call` prints answers as JSON, or with --python as Python
+// does, against a real `tubscope serve`; the server's event stream has no
+// zero times.
+func TestCallAgainstServe(t *testing.T) {
+	furl, events := startServe(t, "--keepalive", "0")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"call", furl, "echo", `{"ok": [1, 2.5, null, true], "s": "<tag>"}`}, `{"ok":[1,2.5,null,true],"s":"<tag>"}`},
+		{[]string{"call", "--python", furl, "echo", `{"ok": [1, 2.5, null, true]}`}, `{"ok": [1, 2.5, None, True]}`},
+		{[]string{"call", furl, "echo", "plain words"}, `"plain words"`},
+		{[]string{"call", furl, "ping"}, `"pong"`},
+	} {
+		code, out, errOut := runCLI(c.args...)
+		if code != 0 || out != c.want+"\n" {
+			t.Errorf("%v: exit %d, printed %q (stderr %q), want %q", c.args[1:], code, out, errOut, c.want)
+		}
+	}
+	code, out, errOut := runCLI("call", "--timeout", "10s", furl, "nosuch")
+	if code != 1 || out != "" || !strings.Contains(errOut, "AttributeError") {
+		t.Errorf("a failing call: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	calls := 0
+	for calls < 4 && events.Scan() {
+		line := events.Text()
+		if strings.Contains(line, "0001-01-01") {
+			t.Errorf("serve --json wrote a zero time: %s", line)
+		}
+		var ev snapshot.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not an event: %s: %v", line, err)
+		}
+		if ev.Time.IsZero() {
+			t.Errorf("an event without its time: %s", line)
+		}
+		if ev.Kind == snapshot.KindCall {
+			calls++
+		}
+	}
+	if calls < 4 {
+		t.Errorf("serve reported %d of the calls", calls)
+	}
+}
+
+// README documents every flag of every command, in the command's own
+// section.
+func TestReadmeDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		head := "### `tubscope " + c.name + "`"
+		i := strings.Index(text, head)
+		if i < 0 {
+			t.Errorf("README has no %s section", head)
+			continue
+		}
+		sec := text[i+len(head):]
+		if j := strings.Index(sec, "\n### "); j >= 0 {
+			sec = sec[:j]
+		}
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.define(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(sec, "`--"+f.Name) {
+				t.Errorf("README's %s section does not document --%s", head, f.Name)
+			}
+		})
+	}
+	for _, first := range []string{"go run .\n", "go test -race ./...\n"} {
+		if i := strings.Index(text, first); i < 0 || i > strings.Index(text, "## ") {
+			t.Errorf("README does not open with %q", strings.TrimSpace(first))
+		}
+	}
+}
