@@ -219,17 +219,3 @@ func (k keyMap) groups(c context, f keyFlags) [][]key.Binding {
 	}
 	return g
 }
-
-// helpKeys adapts one context to bubbles/help.
-type helpKeys struct {
-	groups [][]key.Binding
-}
-
-func (h helpKeys) ShortHelp() []key.Binding {
-	if len(h.groups) == 0 {
-		return nil
-	}
-	return h.groups[0]
-}
-
-func (h helpKeys) FullHelp() [][]key.Binding { return h.groups }

@@ -139,19 +139,6 @@ func peerLabel(s snapshot.PeerState) string {
 	return peerGlyph(s) + " " + string(s)
 }
 
-func (th Theme) stateStyle(s snapshot.BrokerState) lipgloss.Style {
-	switch s {
-	case snapshot.Live:
-		return th.Live
-	case snapshot.Suspect:
-		return th.Suspect
-	case snapshot.Negotiating:
-		return th.Negotiating
-	default:
-		return th.Warn
-	}
-}
-
 func (th Theme) peerStyle(s snapshot.PeerState) lipgloss.Style {
 	switch s {
 	case snapshot.PeerLive:

@@ -192,18 +192,6 @@ func (w *window) record(err error) {
 	w.ops.Add(1)
 }
 
-func (w *window) rate() float64 {
-	return float64(w.ops.Load()) / w.close.Sub(w.open).Seconds()
-}
-
-func (w *window) errNote() string {
-	if w.errs.Load() == 0 {
-		return ""
-	}
-	s, _ := w.firstErr.Load().(string)
-	return fmt.Sprintf("%d failed (first: %s)", w.errs.Load(), s)
-}
-
 // runWindow runs op on conc workers for warm-up plus dur and counts what
 // finishes inside the measuring window.
 func runWindow(ctx context.Context, conc int, warm, dur time.Duration, op func(ctx context.Context, worker int) error) *window {

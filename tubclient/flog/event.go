@@ -128,15 +128,6 @@ func (c commonSeen) check() error {
 	return nil
 }
 
-// isCommon reports whether key is decoded up front.
-func isCommon(key string) bool {
-	switch key {
-	case KeyNum, KeyLevel, KeyTime, KeyIncarnation, KeyParent, KeyFacility, KeyMessage, KeyFormat:
-		return true
-	}
-	return false
-}
-
 // setCommon decodes one of the keys every event has or often has.
 func (ev *Event) setCommon(key string, v any, have *commonSeen) error {
 	switch key {

@@ -691,65 +691,6 @@ func (p *jsonParser) skipString() error {
 	return p.errorf("unterminated string")
 }
 
-// member is one key of an object and where its value lies.
-type member struct {
-	key        string
-	start, end int
-}
-
-// members checks the object at p.i and lists its keys and value spans,
-// moving past it. Keys are shared strings where they recur.
-func (p *jsonParser) members(out []member) ([]member, error) {
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return nil, p.errorf("expected an object, found %s", p.what())
-	}
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	p.i++
-	p.skipSpace()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		p.depth--
-		return out, nil
-	}
-	for {
-		p.skipSpace()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return nil, p.errorf("expected a key, found %s", p.what())
-		}
-		k, err := p.key()
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, p.errorf("expected ':', found %s", p.what())
-		}
-		p.i++
-		p.skipSpace()
-		start := p.i
-		if err := p.skipValue(); err != nil {
-			return nil, err
-		}
-		out = append(out, member{k, start, p.i})
-		p.skipSpace()
-		if p.i >= len(p.b) {
-			return nil, p.errorf("unexpected end of line in an object")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			p.depth--
-			return out, nil
-		default:
-			return nil, p.errorf("expected ',' or '}', found %s", p.what())
-		}
-	}
-}
-
 // valueAt parses the value in b[start:end], which members has checked.
 func (p *jsonParser) valueAt(b []byte, start, end int) (any, error) {
 	saveB, saveI, saveDepth := p.b, p.i, p.depth

@@ -75,8 +75,8 @@ func formatSeq(sb *strings.Builder, open, close string, items []any) {
 
 // JSON converts v to data encoding/json writes faithfully: lists, tuples
 // and sets become arrays; dicts objects (keys rendered as text); bytes
-// {"bytes": base64} unless they are UTF-8 text, which stays a string; big
-// integers and non-finite floats strings; references {"furl": …}.
+// {"bytes": base64}, so they stay distinct from text; big integers and
+// non-finite floats strings; references {"furl": …, "clid": …}.
 func JSON(v any) any {
 	switch x := v.(type) {
 	case nil, bool, string, int64:

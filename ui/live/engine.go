@@ -37,10 +37,6 @@ var _ ui.Engine = (*Engine)(nil)
 // NewEngine adapts a tub of the operator's own.
 func NewEngine(t *tubclient.Tub) *Engine { return &Engine{tub: t} }
 
-// NewDemoEngine adapts the demo's first queen and lets the demo actions
-// reach its clients.
-func NewDemoEngine(d *demo.Demo) *Engine { return NewDemoEngines(d)[0] }
-
 // NewDemoEngines adapts every queen of the demo, one source each, in the
 // order of the policies compared.
 func NewDemoEngines(d *demo.Demo) []*Engine {

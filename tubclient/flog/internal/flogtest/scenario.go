@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/tubscope/tubscope/negotiation"
@@ -281,10 +280,4 @@ func RunSlave(ctx context.Context, dir string) (_ *SlaveRun, err error) {
 		return nil, err
 	}
 	return run, nil
-}
-
-// SortExpected orders verdicts for comparison when parallel offers make
-// their order unknowable: by rule, then verdict.
-func SortExpected(es []Expected) {
-	sort.SliceStable(es, func(i, j int) bool { return es[i].String() < es[j].String() })
 }

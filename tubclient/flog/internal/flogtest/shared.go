@@ -41,9 +41,6 @@ func (r *Runs) Get(t testing.TB) (*MasterRun, *SlaveRun) {
 	return r.master, r.slave
 }
 
-// Dir is where the runs' files live ("" before Get).
-func (r *Runs) Dir() string { return r.dir }
-
 // Cleanup removes the generated files.
 func (r *Runs) Cleanup() {
 	if r.dir != "" {
