@@ -10,7 +10,12 @@ import (
 )
 
 // offerReceivedLocked records the peer's hello.
+// It does nothing before the hello has been read, or once done.
 func (t *Tub) offerReceivedLocked(st *state, h *handshake) {
+	if h.offer.TubID == "" || h.offerSeen {
+		return
+	}
+	h.offerSeen = true
 	now := time.Now()
 	o := h.offer
 	if p := st.pending[h.id]; p != nil {

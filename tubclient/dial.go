@@ -115,6 +115,10 @@ func (t *Tub) startDialLocked(st *state, f FURL) *dial {
 
 // dialHints races the hints of one attempt.
 func (t *Tub) dialHints(ctx context.Context, f FURL, attempt string, last *negotiation.Connection) (*Broker, error) {
+	if len(f.Hints) == 1 {
+		// Nothing to race: dial on this goroutine.
+		return t.dialHint(ctx, f, f.Hints[0], attempt, last)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {

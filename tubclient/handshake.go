@@ -107,16 +107,19 @@ type handshake struct {
 	remote string
 	opened time.Time
 
-	target   string // the tubid dialled (client side)
-	attempt  string
-	last     *negotiation.Connection // the last-connection our hello carries
-	ownInc   string
-	offer    negotiation.Hello // the peer's hello
-	version  int
-	role     snapshot.Role
-	tlsInfo  string
-	decision negotiation.Decision // as slave: the master's decision
-	rec      *pending
+	target  string // the tubid dialled (client side)
+	attempt string
+	last    *negotiation.Connection // the last-connection our hello carries
+	ownInc  string
+	offer   negotiation.Hello // the peer's hello
+	// offerSeen: the state goroutine has recorded the offer (it may be
+	// told of it by more than one message; it records it once).
+	offerSeen bool
+	version   int
+	role      snapshot.Role
+	tlsInfo   string
+	decision  negotiation.Decision // as slave: the master's decision
+	rec       *pending
 }
 
 func (t *Tub) newHandshake(raw *faultnet.Conn, side snapshot.Side, hint, target string) *handshake {
@@ -146,7 +149,10 @@ func (h *handshake) end(ne *NegotiationError, leaveOpen bool) error {
 		reason = snapshot.CloseRejected
 	}
 	e := ending{reason: reason, detail: ne.Error(), err: ne, leaveOpen: leaveOpen}
-	h.t.post(func(st *state) { h.t.endLocked(st, h.id, e) })
+	h.t.post(func(st *state) {
+		h.t.offerReceivedLocked(st, h)
+		h.t.endLocked(st, h.id, e)
+	})
 	h.t.cfg.Logger.Debug("negotiation failed", "conn", h.id, "remote", h.remote, "err", ne)
 	return ne
 }
@@ -434,7 +440,8 @@ func (h *handshake) helloExchange() (*Broker, error) {
 	} else {
 		h.role = snapshot.Slave
 	}
-	t.post(func(st *state) { t.offerReceivedLocked(st, h) })
+	// The offer is recorded by the next message to the state goroutine:
+	// the decision, or the failure that ends the negotiation.
 	if h.role == snapshot.Master {
 		return h.masterDecide()
 	}
@@ -447,7 +454,10 @@ func (h *handshake) helloExchange() (*Broker, error) {
 func (h *handshake) masterDecide() (*Broker, error) {
 	t := h.t
 	reply := make(chan decideReply, 1)
-	t.post(func(st *state) { t.decide(st, h, reply) })
+	t.post(func(st *state) {
+		t.offerReceivedLocked(st, h)
+		t.decide(st, h, reply)
+	})
 	var r decideReply
 	select {
 	case r = <-reply:
@@ -489,7 +499,10 @@ func (h *handshake) slaveAwait() (*Broker, error) {
 	}
 	h.decision = d
 	reply := make(chan decideReply, 1)
-	t.post(func(st *state) { t.acceptDecision(st, h, reply) })
+	t.post(func(st *state) {
+		t.offerReceivedLocked(st, h)
+		t.acceptDecision(st, h, reply)
+	})
 	var r decideReply
 	select {
 	case r = <-reply:
