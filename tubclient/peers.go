@@ -27,7 +27,8 @@ type peerInfo struct {
 	rejects        int  // refused offers since the last attach
 	lockedOutSince time.Time
 	connected      time.Time
-	// history is copied on write: published snapshots share its arrays.
+	// history is changed in place, oldest first and capped; a published
+	// row gets a copy, made only when the row is rebuilt.
 	history   []snapshot.ConnectionRecord
 	lastTouch time.Time // for eviction: the newest anything about this peer
 	// row is the published form; nil when something changed. Every change
@@ -115,9 +116,9 @@ func (t *Tub) peerAttached(st *state, b *Broker, rule string) {
 	p.lockedOutSince = time.Time{}
 	p.refused = false
 	st.activity.Attached(b.attached, b.peer)
-	p.history = appendCapped(p.history, snapshot.ConnectionRecord{BrokerID: b.id, Side: b.side, Role: b.role,
+	p.addHistory(snapshot.ConnectionRecord{BrokerID: b.id, Side: b.side, Role: b.role,
 		Remote: b.remote, Opened: b.opened, Attached: b.attached, SeqNum: b.seq,
-		PeerIncarnation: b.peerIncarnation, Rule: rule}, maxHistory)
+		PeerIncarnation: b.peerIncarnation, Rule: rule})
 }
 
 // peerEnded records the end of an established broker in its peer's history.
@@ -132,10 +133,8 @@ func (t *Tub) peerEnded(st *state, b *Broker, e ending, now time.Time) {
 		p.lastError, p.lastErrorAt = e.detail, now
 	}
 	for i := len(p.history) - 1; i >= 0; i-- {
-		if p.history[i].BrokerID == b.id {
-			rec := p.history[i]
+		if rec := &p.history[i]; rec.BrokerID == b.id {
 			rec.Closed, rec.End, rec.Detail, rec.ReplacedBy = now, e.reason, e.detail, e.replacedBy
-			p.history = withRecord(p.history, i, rec)
 			return
 		}
 	}
@@ -146,7 +145,16 @@ func (t *Tub) peerEnded(st *state, b *Broker, e ending, now time.Time) {
 func (t *Tub) peerRecord(st *state, tubid string, rec snapshot.ConnectionRecord) {
 	p := st.peer(tubid)
 	p.lastTouch = rec.Closed
-	p.history = appendCapped(p.history, rec, maxHistory)
+	p.addHistory(rec)
+}
+
+// addHistory appends a connection, dropping the oldest past maxHistory.
+func (p *peerInfo) addHistory(rec snapshot.ConnectionRecord) {
+	if len(p.history) >= maxHistory {
+		copy(p.history, p.history[1:])
+		p.history = p.history[:len(p.history)-1]
+	}
+	p.history = append(p.history, rec)
 }
 
 // peerRejected counts an offer refused between us and the peer, in either

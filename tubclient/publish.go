@@ -201,7 +201,7 @@ func (t *Tub) assemble(f *frame) *snapshot.Snapshot {
 
 func (st *state) peerSnapshot(p *peerInfo, r *snapshot.Reconnector) *snapshot.Peer {
 	sp := &snapshot.Peer{TubID: p.tubid, Nickname: p.nickname, Clone: p.clone,
-		Incarnations: p.incarnations, Reconnector: r, History: p.history,
+		Incarnations: p.incarnations, Reconnector: r, History: slices.Clone(p.history),
 		State: st.peerState(p, r), Connected: p.connected,
 		LastError: p.lastError, LastErrorAt: p.lastErrorAt, Attempts: p.attempts, Rejects: p.rejects,
 		LockedOutSince: p.lockedOutSince}
