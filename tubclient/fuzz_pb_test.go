@@ -50,6 +50,7 @@ func fuzzBroker(t *testing.T) (*Tub, *Broker) {
 	b := &Broker{t: tub, id: 1, peer: "fuzzpeerfuzzpeerfuzzpeerfuzzpeer", done: make(chan struct{})}
 	b.pb = newPBConn(b)
 	b.out = newWriter(b)
+	b.out.busy = true // no socket: everything queues, and the test encodes it
 	// The peer's clid 1 is the echo service, as after getReferenceByName.
 	b.pb.outboundValue(echoService())
 	return tub, b

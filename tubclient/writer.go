@@ -20,7 +20,9 @@ const closeGrace = time.Second
 // writer is a broker's only writer: producers queue messages and set
 // flags, and one goroutine encodes and writes whatever has gathered, so
 // OPEN numbers reach the wire in order and a PING never needs a goroutine
-// of its own.
+// of its own. A producer that finds the wire free and nothing waiting
+// writes its message itself, saving the hand-over; busy makes sure only
+// one of them (or the loop) writes at a time.
 type writer struct {
 	b    *Broker
 	wake chan struct{} // one slot: something to do
@@ -32,8 +34,9 @@ type writer struct {
 	first []byte // raw bytes that must go first (the master's decision)
 	fatal string // an ERROR token to send before closing
 	stop  stopMode
+	busy  bool // someone holds the wire (and the encoder)
 
-	// Owned by the loop goroutine.
+	// Owned by whoever holds busy.
 	enc   banana.Encoder
 	buf   []byte
 	batch []outMsg
@@ -79,12 +82,20 @@ func (w *writer) sendFirst(p []byte) {
 }
 
 // enqueue adds a message; false when the broker is stopping or the queue
-// is full (the broker is then closed: its peer has stopped reading).
+// is full (the broker is then closed: its peer has stopped reading). When
+// the wire is free and nothing waits, the caller writes it at once.
 func (w *writer) enqueue(m outMsg) bool {
 	w.mu.Lock()
 	if w.stop != running {
 		w.mu.Unlock()
 		return false
+	}
+	if !w.busy && w.idleLocked() {
+		w.busy = true
+		w.mu.Unlock()
+		w.write(w.encode(w.buf[:0], m))
+		w.release()
+		return true
 	}
 	if len(w.queue) >= maxQueuedMessages {
 		w.mu.Unlock()
@@ -95,6 +106,41 @@ func (w *writer) enqueue(m outMsg) bool {
 	w.mu.Unlock()
 	w.signal()
 	return true
+}
+
+// release gives the wire back and wakes the loop for whatever gathered
+// meanwhile.
+func (w *writer) release() {
+	w.mu.Lock()
+	w.busy = false
+	pending := !w.idleLocked()
+	w.mu.Unlock()
+	if pending {
+		w.signal()
+	}
+}
+
+// write puts buf on the wire; a failure ends the broker (the loop then
+// closes the socket). It reports whether the write succeeded.
+func (w *writer) write(buf []byte) bool {
+	b := w.b
+	ok := true
+	if len(buf) > 0 {
+		b.conn.SetWriteDeadline(time.Now().Add(b.t.cfg.WriteTimeout))
+		if _, err := b.conn.Write(buf); err != nil {
+			b.shut(snapshot.CloseWriteError, writeFailure(err))
+			ok = false
+		} else {
+			b.lastTx.Store(time.Now().UnixNano())
+		}
+	}
+	// Big one-off buffers are not kept for the connection's life.
+	if cap(buf) <= 64<<10 {
+		w.buf = buf[:0]
+	} else {
+		w.buf = nil
+	}
+	return ok
 }
 
 // sendError queues an error answer.
@@ -143,14 +189,14 @@ func (w *writer) shutdown(mode stopMode) {
 
 // loop writes until the broker stops, then closes the socket.
 func (w *writer) loop() {
-	b := w.b
 	for {
 		w.mu.Lock()
-		for w.idleLocked() {
+		for w.busy || w.idleLocked() {
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
 		}
+		w.busy = true
 		first := w.first
 		w.first = nil
 		pongs := w.pongs
@@ -185,27 +231,15 @@ func (w *writer) loop() {
 		if fatal != "" {
 			buf = banana.EncodeError(buf, fatal)
 		}
-		if len(buf) > 0 {
-			b.conn.SetWriteDeadline(time.Now().Add(b.t.cfg.WriteTimeout))
-			if _, err := b.conn.Write(buf); err != nil {
-				if stop == running {
-					b.shut(snapshot.CloseWriteError, writeFailure(err))
-				}
-				b.raw.Close()
-				return
-			}
-			b.lastTx.Store(time.Now().UnixNano())
-		}
-		// Big one-off buffers are not kept for the connection's life.
-		if cap(buf) <= 64<<10 {
-			w.buf = buf[:0]
-		} else {
-			w.buf = nil
+		if !w.write(buf) {
+			w.b.raw.Close()
+			return
 		}
 		if stop == stopClean {
 			w.closeSocket()
 			return
 		}
+		w.release()
 	}
 }
 
