@@ -46,6 +46,9 @@ func parseLines(t *testing.T, out []byte) []verdictLine {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		var v verdictLine
+		if bytes.Contains(sc.Bytes(), []byte(`"0001-01-01`)) {
+			t.Errorf("a zero time written out: %s", sc.Bytes())
+		}
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
