@@ -116,7 +116,9 @@ type trackedEngine struct {
 	c *feedCloser
 }
 
-func (e trackedEngine) Subscribe(capacity int) ui.Feed { return e.c.track(e.Engine.Subscribe(capacity)) }
+func (e trackedEngine) Subscribe(capacity int) ui.Feed {
+	return e.c.track(e.Engine.Subscribe(capacity))
+}
 
 type feedCloser struct {
 	mu    sync.Mutex

@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/demo"
 	"github.com/tubscope/tubscope/tubclient/flogapp"
+	"github.com/tubscope/tubscope/tubclient/headless"
 	"github.com/tubscope/tubscope/tubclient/logport"
+	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/ui"
 )
 
@@ -117,5 +120,33 @@ func TestWatchedFoolscapNodeInTheInspector(t *testing.T) {
 	frame := d.awaitText(ctx, "ACCEPT", "no-existing", "REJECT", "never-decided")
 	if !strings.Contains(frame, "tub "+nodeID[:8]) {
 		t.Errorf("the header does not name the deciding tub %s:\n%s", nodeID[:8], frame)
+	}
+}
+
+// The demo's queen publishes its logport when asked: another tubscope
+// watching it sees the queen's events (its own, not Foolscap's, so none
+// is reconstructed into a decision) and reads it as connected.
+func TestDemoQueenLogport(t *testing.T) {
+	ctx := testCtx(t)
+	d, _ := startDemo(t, ctx, demo.Options{Clients: 1})
+	dir := filepath.Join(t.TempDir(), "queen")
+	os.MkdirAll(dir, 0o700)
+	lp, err := startLogport(d.Queen(), headless.LogportOptions{FURLFile: filepath.Join(dir, "logport.furl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lp.close()
+	watched, stop, err := watchAll(ctx, []string{dir}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	e := watched[0]
+	f := subscribe(t, e)
+	waitSnap(t, ctx, e, f, "the queen's logport connected", func(s snapshot.Snapshot) bool {
+		return s.Source.Status == "" && s.Source.Name == "queen"
+	})
+	if lp.l.Subscribers() != 1 {
+		t.Errorf("%d subscribers to the queen's logport", lp.l.Subscribers())
 	}
 }
