@@ -58,8 +58,7 @@ func offWhenZero(d time.Duration) time.Duration {
 }
 
 // Inspect runs the inspector on a tub of the operator's own until the
-// operator quits.
-// Each --logport target is one more source after it.
+// operator quits. Each --logport target is one more source after it.
 func Inspect(ctx context.Context, o InspectOptions) error {
 	watched, stopWatching, err := watchAll(ctx, o.Logports, o.KeyExchange)
 	if err != nil {
