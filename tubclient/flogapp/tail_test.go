@@ -55,16 +55,18 @@ type scenario struct {
 	textTail             []string         // tail --all of the same
 	clientTail           []snapshot.Event // tail --json of the client's logport
 	saved, flogfile      string           // tail --save-to; FLOGFILE
+	flogtoolSaved        string           // flogtool tail --save-to
 	incident             string
 }
 
 // TestTailFoolscapMaster runs `tubscope tail` against an unmodified
 // Foolscap 21.7 master while a Foolscap client provokes every rule it
-// can, and checks each verdict in --json, in text and in the files
-// Foolscap and tubscope saved: with tubscope the slave on its logport
-// connection to the deciding tub, and as an outsider whose logport
-// connection goes to another tub of the same process, as a Tahoe-LAFS
-// node runs its logport.
+// can, and checks each verdict in --json and in text, then through
+// replay --json of what tubscope tail, flogtool tail and the master's
+// FLOGFILE saved and of its incident report. tubscope is the slave on
+// its logport connection to the deciding tub, or an outsider whose
+// logport connection goes to another tub of the same process, as a
+// Tahoe-LAFS node runs its logport.
 func TestTailFoolscapMaster(t *testing.T) {
 	tubscopeBinary(t)
 	for _, c := range []struct {
@@ -79,7 +81,9 @@ func TestTailFoolscapMaster(t *testing.T) {
 			checkOwnConnection(t, s, c.separate)
 			checkTextTail(t, s)
 			checkSlaveView(t, s)
-			for _, f := range []struct{ what, path string }{{"tail --save-to", s.saved}, {"FLOGFILE", s.flogfile}} {
+			for _, f := range []struct{ what, path string }{
+				{"tail --save-to", s.saved}, {"flogtool tail --save-to", s.flogtoolSaved}, {"FLOGFILE", s.flogfile},
+			} {
 				checkMasterVerdicts(t, "replay --json of "+f.what, verdictsFor(replayJSON(t, ctx, f.path), s.master, s.client), s.offers)
 			}
 			// An incident keeps what Foolscap still buffered, up to its
@@ -113,6 +117,7 @@ func runScenario(t *testing.T, ctx context.Context, separate bool) *scenario {
 	s.client, s.tail, s.master = ids[0], ids[1], ids[3]
 	s.flogfile = filepath.Join(s.dir, "master.flog")
 	s.saved = filepath.Join(s.dir, "tail.flog")
+	s.flogtoolSaved = filepath.Join(s.dir, "flogtool-tail.flog")
 	furlfile := filepath.Join(s.dir, "logport.furl")
 	args := []string{"--pem", pems[3], "--logport-furlfile", furlfile, "--logdir", filepath.Join(s.dir, "incidents")}
 	if separate {
@@ -134,6 +139,9 @@ func runScenario(t *testing.T, ctx context.Context, separate bool) *scenario {
 	if h.Header.Versions["foolscap"] != "21.7.0" || float64(h.Header.PID) != ready["pid"] || h.Header.TubID != s.logportTub {
 		t.Errorf("tail header %+v: want foolscap 21.7.0, pid %v, tub %s", h.Header, ready["pid"], s.logportTub)
 	}
+	// Foolscap's own tail saves too, to compare with.
+	ftail := startProc(t, s.dir, nil, "flogtool", "tail", "--catch-up", "--save-to", s.flogtoolSaved, furlfile)
+	ftail.expect(ctx, "Connected")
 	ttail := startProc(t, s.dir, nil, bin, "tail", "--all", "--key", pems[2], ready["logport_furl"].(string))
 	ttail.expect(ctx, "tubscope tail: connected to the logport of tub "+short(s.logportTub))
 
@@ -169,6 +177,10 @@ func runScenario(t *testing.T, ctx context.Context, separate bool) *scenario {
 	}
 	master.event(ctx, "unsubscribed")
 	s.textTail = append(s.textTail, ttail.rest()...)
+	// flogtool tail prints the weird offer's line once it has it; its
+	// file is complete when it exits on SIGINT.
+	ftail.expect(ctx, "offer_master_seqnum")
+	ftail.interrupt(ctx)
 	s.clientTail = readEvents(t, ctx, ctail, func(evs []snapshot.Event) bool {
 		return len(received(evs, s.master)) == len(offerSteps)
 	})
