@@ -17,6 +17,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/bench"
 	"github.com/tubscope/tubscope/tubclient/demo"
+	"github.com/tubscope/tubscope/tubclient/flogapp"
 	"github.com/tubscope/tubscope/tubclient/headless"
 	"github.com/tubscope/tubscope/ui/live"
 )
@@ -52,6 +53,14 @@ var commands = []command{
 	{name: "serve", args: "[flags]", about: "a headless tub: prints its FURL, then with --json one JSON object per event",
 		details: "The tub offers a service with echo(x), ping() and ref() under --name.",
 		define:  serveFlags},
+	{name: "tail", args: "[flags] TARGET", about: "follow a Foolscap tub's logport: its decisions with their rules, its connections",
+		details: "TARGET is a logport FURL, a file holding one, or a node directory holding logport.furl or\n" +
+			"private/logport.furl (a Tahoe-LAFS node). SIGINT or SIGTERM unsubscribes and finishes --save-to.",
+		define: tailFlags},
+	{name: "replay", args: "[flags] FILE…", about: "the inspector on saved Foolscap logs (.flog, .flog.bz2), with a time cursor",
+		details: "Tail saves, FLOGFILE output, gatherer and incident files, merged by time. > plays and pauses,\n" +
+			". steps to the next offer, + and - change the speed, ! jumps to an incident's trigger.",
+		define: replayFlags},
 	{name: "call", args: "[flags] FURL METHOD [ARG…]", about: "call a remote method and print the answer as JSON",
 		details: "Arguments that parse as JSON are sent as such, the rest as strings. Any failure exits 1 with a message.",
 		define:  callFlags},
@@ -204,6 +213,19 @@ func screenFlags(fs *flag.FlagSet, s *live.Screen) {
 	fs.BoolVar(&s.Mouse, "mouse", false, "wheel scrolling and click selection (off: the terminal's own text selection works)")
 }
 
+// logportFlags publish a tub's own events as a Foolscap logport.
+func logportFlags(fs *flag.FlagSet, o *headless.LogportOptions) {
+	fs.StringVar(&o.FURLFile, "logport-furlfile", "", "publish this tub's events as a Foolscap logport and write its FURL to `FILE` "+
+		"(mode 0600; the swissnum is kept across restarts)")
+	fs.StringVar(&o.Gatherer, "log-gatherer", "", "offer this tub's logport to the Foolscap log gatherer at `FURL` at start, and again after losing it")
+}
+
+// targetList collects a repeatable flag's values.
+type targetList []string
+
+func (l *targetList) String() string     { return strings.Join(*l, " ") }
+func (l *targetList) Set(v string) error { *l = append(*l, v); return nil }
+
 func demoFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
 	var o live.DemoOptions
 	var compare string
@@ -215,6 +237,7 @@ func demoFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
 		"a queen drops a connection silent this long (0: off; off by default with --compare, so a lockout lasts)")
 	fs.DurationVar(&o.Autoplay, "autoplay", 12*time.Second,
 		"the script's first fault (the last client's power cut) comes this long after start, and each next step this long after the one before (0: no script)")
+	logportFlags(fs, &o.Logport)
 	screenFlags(fs, &o.Screen)
 	return func(fs *flag.FlagSet, _ io.Writer) error {
 		if fs.NArg() > 0 {
@@ -246,6 +269,9 @@ func inspectFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
 	fs.DurationVar(&o.Keepalive, "keepalive", tubclient.DefaultKeepalive, "PING a connection idle this long and call it suspect (0: off; Foolscap's default is 240 s)")
 	fs.DurationVar(&o.DisconnectTimeout, "disconnect-timeout", 0, "drop a connection silent this long (0: off, as in Foolscap)")
 	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", 120*time.Second, "bound on each negotiation; a lost decision is noticed after it")
+	fs.Var((*targetList)(&o.Logports), "logport", "also watch the tub whose logport `TARGET` names (a FURL, a file holding one, "+
+		"or a node directory holding logport.furl or private/logport.furl), as one more source; repeatable")
+	logportFlags(fs, &o.Logport)
 	screenFlags(fs, &o.Screen)
 	return func(fs *flag.FlagSet, _ io.Writer) error {
 		o.FURLs = fs.Args()
@@ -268,11 +294,51 @@ func serveFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
 	fs.DurationVar(&o.Faults.Jitter, "fault-jitter", 0, "plus a uniform random extra delay up to this")
 	fs.Int64Var(&o.Faults.DropAfter, "fault-drop-after", 0, "let `N` bytes out per accepted connection, then go dark (0: never)")
 	fs.BoolVar(&o.Faults.LoseDecision, "fault-lose-decision", false, "lose the first accepting decision sent as master (the S3 lockout)")
+	logportFlags(fs, &o.Logport)
 	return func(fs *flag.FlagSet, stdout io.Writer) error {
 		if fs.NArg() > 0 {
 			return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 		}
 		return headless.Serve(context.Background(), o, stdout)
+	}
+}
+
+func tailFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
+	var o flogapp.TailOptions
+	fs.BoolVar(&o.CatchUp, "catch-up", false, "start with the events the publisher still buffers (about its last few negotiations)")
+	fs.BoolVar(&o.JSON, "json", false, "one JSON object per line: a header, then every reconstructed event in serve --json's shape")
+	fs.BoolVar(&o.All, "all", false, "also print every raw event, as Foolscap words it")
+	fs.StringVar(&o.SaveTo, "save-to", "", "save every raw event to `FILE` in Foolscap's flogfile format (flogtool dump and tubscope replay read it)")
+	fs.StringVar(&o.KeyFile, "key", "", "keep the tail's identity in the PEM `FILE`, created when missing (default: a new identity)")
+	return func(fs *flag.FlagSet, stdout io.Writer) error {
+		if fs.NArg() != 1 {
+			return usageError{"one TARGET is needed: a logport FURL, a file holding one, or a node directory"}
+		}
+		o.Target = fs.Arg(0)
+		return flogapp.Tail(context.Background(), o, stdout, os.Stderr)
+	}
+}
+
+func replayFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
+	var o live.ReplayOptions
+	var jsonOut bool
+	fs.BoolVar(&jsonOut, "json", false, "no screen: every reconstructed verdict as one JSON object per line, in tail --json's shape")
+	fs.Float64Var(&o.Speed, "speed", 1, "log seconds played per wall second, `X` from 1/64 to 65536 (+ and - double and halve it)")
+	fs.StringVar(&o.ExportDir, "export-dir", "", exportHelp)
+	fs.BoolVar(&o.ASCII, "ascii", false, "draw ASCII instead of Unicode glyphs (automatic when the locale is not UTF-8)")
+	fs.BoolVar(&o.Mouse, "mouse", false, "wheel scrolling and click selection (off: the terminal's own text selection works)")
+	return func(fs *flag.FlagSet, stdout io.Writer) error {
+		if fs.NArg() == 0 {
+			return usageError{"at least one FILE is needed"}
+		}
+		if !(o.Speed > 0) {
+			return usageError{fmt.Sprintf("--speed %v: it must be above 0", o.Speed)}
+		}
+		if jsonOut {
+			return flogapp.ReplayJSON(context.Background(), fs.Args(), stdout, os.Stderr)
+		}
+		o.Files = fs.Args()
+		return live.Replay(o, os.Stderr)
 	}
 }
 

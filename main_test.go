@@ -136,6 +136,11 @@ func TestCommandLineMistakesExit2WithUsage(t *testing.T) {
 		{"call", "pb://only-a-furl"},
 		{"serve", "extra"},
 		{"demo", "--clients", "many"},
+		{"tail"},
+		{"tail", "pb://one", "pb://two"},
+		{"replay"},
+		{"replay", "--speed", "0", "some.flog"},
+		{"inspect", "--logport"},
 	} {
 		code, out, errOut := runCLI(args...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "usage:") {
@@ -145,6 +150,18 @@ func TestCommandLineMistakesExit2WithUsage(t *testing.T) {
 	code, _, errOut := runCLI("demo", "--compare", "first-wins,bogus")
 	if code != 1 || !strings.Contains(errOut, "bogus") {
 		t.Errorf("demo --compare with an unknown policy: exit %d, %q", code, errOut)
+	}
+	// Targets and files that name nothing fail with the name, exit 1.
+	missing := t.TempDir() + "/missing"
+	for _, args := range [][]string{
+		{"tail", missing},
+		{"replay", "--json", missing},
+		{"inspect", "--logport", missing},
+	} {
+		code, out, errOut := runCLI(args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, missing) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
 	}
 }
 

@@ -35,6 +35,10 @@ type ServeOptions struct {
 	DisconnectTimeout  time.Duration
 	NegotiationTimeout time.Duration
 	Faults             Faults
+	Logport            LogportOptions
+	// Notes receives what the operator should know besides the events
+	// (the logport's FURL, a gatherer out of reach); nil means os.Stderr.
+	Notes io.Writer
 }
 
 // Faults are injected into every accepted connection, so a peer's own
@@ -111,11 +115,22 @@ func Serve(ctx context.Context, o ServeOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	notes := o.Notes
+	if notes == nil {
+		notes = os.Stderr
+	}
+	lp, err := StartLogport(t, o.Logport, func(s string) { fmt.Fprintln(notes, "tubscope serve:", s) })
+	if err != nil {
+		return err
+	}
+	if lp != nil {
+		defer lp.Close()
+	}
 	if _, err := fmt.Fprintln(out, furl); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if sub == nil {
 		<-ctx.Done()
 		return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/headless"
 )
 
 // Screen are the inspector's own flags, shared by demo and inspect.
@@ -31,6 +32,8 @@ type DemoOptions struct {
 	DisconnectTimeout time.Duration
 	// Autoplay starts the script this long after start (0: off).
 	Autoplay time.Duration
+	// Logport publishes the (first) queen's events as a Foolscap logport.
+	Logport headless.LogportOptions
 	Screen
 }
 
@@ -46,5 +49,10 @@ type InspectOptions struct {
 	// NegotiationTimeout bounds each negotiation (0: Foolscap's 120 s).
 	NegotiationTimeout time.Duration
 	FURLs              []string
+	// Logports are logport targets (FURL, FURL file or node directory)
+	// to watch, each one more source beside the inspected tub.
+	Logports []string
+	// Logport publishes the inspected tub's events as a Foolscap logport.
+	Logport headless.LogportOptions
 	Screen
 }

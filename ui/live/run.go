@@ -39,7 +39,13 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	for _, e := range NewDemoEngines(d) {
 		sources = append(sources, e)
 	}
-	return errors.Join(runUI(sources, o.Screen, title, len(sources) > 1), d.Close())
+	lp, err := startLogport(d.Queen(), o.Logport)
+	if err != nil {
+		return errors.Join(err, d.Close())
+	}
+	err = runUI(sources, o.Screen, title, len(sources) > 1)
+	lp.close()
+	return errors.Join(err, d.Close())
 }
 
 // offWhenZero maps the flags' "0 is off" onto demo.Options and
@@ -52,14 +58,28 @@ func offWhenZero(d time.Duration) time.Duration {
 }
 
 // Inspect runs the inspector on a tub of the operator's own until the
-// operator quits.
+// operator quits. Each --logport target is one more source after it.
 func Inspect(ctx context.Context, o InspectOptions) error {
+	watched, stopWatching, err := watchAll(ctx, o.Logports, o.KeyExchange)
+	if err != nil {
+		return err
+	}
+	defer stopWatching()
 	t, err := NewInspectTub(o)
 	if err != nil {
 		return err
 	}
+	lp, err := startLogport(t, o.Logport)
+	if err != nil {
+		return errors.Join(err, t.Close())
+	}
 	title := "tubscope · " + short(t.TubID())
-	return errors.Join(runUI([]ui.Engine{NewEngine(t)}, o.Screen, title, false), t.Close())
+	if len(watched) > 0 {
+		title += fmt.Sprintf(" · watching %d", len(watched))
+	}
+	err = runUI(append([]ui.Engine{NewEngine(t)}, watched...), o.Screen, title, false)
+	lp.close()
+	return errors.Join(err, t.Close())
 }
 
 // NewInspectTub builds the tub `tubscope inspect` shows: its identity from

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tubscope/tubscope/tubclient/flog"
 	"github.com/tubscope/tubscope/tubclient/flog/reconstruct"
@@ -54,6 +55,15 @@ func writeJSON(ctx context.Context, files []string, w, errw io.Writer, opts reco
 	return first
 }
 
+// verdictJSON is an event as serve --json writes it: a time the event
+// does not have is left out rather than written as year 1 (omitempty
+// never omits a struct), and the shadowing fields keep "time" last.
+type verdictJSON struct {
+	snapshot.Event
+	Time time.Time `json:"time,omitzero"`
+	At   time.Time `json:"at,omitzero"`
+}
+
 // writeJSONFrom replays readers (merged by time) to w; note receives bad
 // lines and files that end early.
 func writeJSONFrom(ctx context.Context, readers []*flog.Reader, w io.Writer, note func(error), opts reconstruct.Options) error {
@@ -64,7 +74,7 @@ func writeJSONFrom(ctx context.Context, readers []*flog.Reader, w io.Writer, not
 			if k := evs[i].Kind; k != snapshot.KindVerdict && k != snapshot.KindDecisionReceived {
 				continue
 			}
-			if err := enc.Encode(&evs[i]); err != nil {
+			if err := enc.Encode(verdictJSON{Event: evs[i], Time: evs[i].Time, At: evs[i].At}); err != nil {
 				return err
 			}
 		}

@@ -544,7 +544,9 @@ func (p *Player) finish() {
 	p.finished = true
 	p.playing = false
 	p.hub.publish(p.rc.Flush())
-	if p.end.After(p.at) {
+	// The cursor rests on the last event: the wall time playing took to
+	// notice the end may have carried it past.
+	if !p.end.IsZero() {
 		p.at = p.end
 	}
 	// The snapshot says Done before the event does, so a subscriber woken

@@ -46,6 +46,9 @@ func parseLines(t *testing.T, out []byte) []verdictLine {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		var v verdictLine
+		if bytes.Contains(sc.Bytes(), []byte(`"0001-01-01`)) {
+			t.Errorf("a zero time written out: %s", sc.Bytes())
+		}
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -269,7 +272,8 @@ func TestPlayerPlaysInLogTime(t *testing.T) {
 			if took < want-time.Millisecond || took > want+50*time.Millisecond {
 				t.Errorf("speed %v: played %v of log in %v, want about %v", speed, span, took, want)
 			}
-			if !s.Source.Replay.Done || s.Source.Replay.Playing || s.Source.Replay.Applied != s.Source.Replay.Read {
+			if !s.Source.Replay.Done || s.Source.Replay.Playing || s.Source.Replay.Applied != s.Source.Replay.Read ||
+				!s.Source.Replay.At.Equal(s.Source.Replay.End) {
 				t.Errorf("cursor at the end: %+v", s.Source.Replay)
 			}
 			if got := len(decisionsOf(s, m.Client)); got != len(m.Expected) {
