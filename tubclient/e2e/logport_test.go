@@ -1,4 +1,4 @@
-package live
+package e2e
 
 import (
 	"path/filepath"
