@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient/bench"
 	"github.com/tubscope/tubscope/tubclient/headless"
+	"github.com/tubscope/tubscope/tubclient/storm"
 	"github.com/tubscope/tubscope/ui/live"
 )
 
@@ -21,6 +24,7 @@ usage:
   tubscope serve [flags]           run a headless tub; prints its FURL
   tubscope call FURL METHOD [ARG…] call a remote method and print the answer
   tubscope bench [flags]           measure and print a table
+  tubscope storm [flags] FURL      stage a reconnect storm against a tub
 
 run "tubscope COMMAND -h" for a command's flags.
 `
@@ -43,6 +47,10 @@ func main() {
 		err = runCall(args)
 	case "bench":
 		err = runBench(args)
+	case "storm":
+		err = runStorm(args)
+	case storm.ChildCommand: // hidden: a storm's client processes
+		err = storm.RunChild(context.Background(), os.Stdin, os.Stdout)
 	case bench.PeerCommand: // hidden: the bench's client processes (idle and storm rows)
 		err = runBenchPeer(args)
 	case "help", "-h", "--help":
@@ -147,4 +155,55 @@ func runBenchPeer(args []string) error {
 	mode := fs.String("mode", bench.PeerIdle, "idle (row 5) or storm (row 4)")
 	fs.Parse(args)
 	return bench.RunPeerMode(context.Background(), *mode, *furl, *n, os.Stdin, os.Stdout)
+}
+
+func runStorm(args []string) error {
+	fs := flag.NewFlagSet("storm", flag.ExitOnError)
+	var o storm.Options
+	fs.IntVar(&o.N, "n", storm.DefaultN, fmt.Sprintf("client tubs, in child processes sized to the open-file limit (at most %d)", storm.MaxClients))
+	fs.Var(&o.Fault, "fault", "silent-restart, new-key, lost-decision, clone or flap")
+	fs.IntVar(&o.Rounds, "rounds", 1, "how many times the fault strikes")
+	fs.Float64Var(&o.Rate, "rate", 0, "strike this many clients per second (0: all at once)")
+	fs.DurationVar(&o.Window, "window", storm.DefaultWindow, "a client not back this long after its fault counts as locked out")
+	fs.DurationVar(&o.Hold, "hold", storm.DefaultHold, "a round ends this long after its last client is back (flaps counted until then)")
+	fs.DurationVar(&o.Timeout, "timeout", storm.DefaultTimeout, "bound on the whole run")
+	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", storm.DefaultNegotiationTimeout, "bound on each client's attempt (Foolscap's: 120s)")
+	fs.DurationVar(&o.Down, "down", storm.DefaultDown, "how long a flap keeps the path dark")
+	fs.Var(&o.KeyExchange, "kex", "the clients' TLS key exchange: hybrid, p256 or x25519")
+	fs.BoolVar(&o.AnyRole, "any-role", false, "let client tubids fall either side of the target's (default: the target is master)")
+	fs.BoolVar(&o.OwnTarget, "i-own-this-target", false, "allow a target outside loopback and private addresses")
+	jsonOut := fs.Bool("json", false, "one JSON object per client outcome and a summary line on stdout; the rest on stderr")
+	view := fs.Bool("view", false, "watch the storm in the inspector")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: tubscope storm [flags] FURL")
+		fs.PrintDefaults()
+	}
+	fs.Parse(args)
+	if fs.NArg() != 1 || (*jsonOut && *view) {
+		fs.Usage()
+		os.Exit(2)
+	}
+	o.FURL = fs.Arg(0)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("storm: finding this executable to run its clients: %w", err)
+	}
+	o.Start = storm.SelfExec(exe)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *view {
+		res, err := live.Storm(ctx, o)
+		if res.Plan.N > 0 {
+			for _, l := range storm.SummaryLines(res) {
+				fmt.Println(l)
+			}
+		}
+		return err
+	}
+	rep := storm.Text(os.Stdout)
+	if *jsonOut {
+		rep = storm.JSON(os.Stdout, os.Stderr)
+	}
+	_, err = storm.Run(ctx, o, rep)
+	return err
 }
