@@ -231,19 +231,19 @@ func (j *jsonReporter) write(v any) {
 }
 
 type outcomeLine struct {
-	Kind         string         `json:"kind"`
-	Round        int            `json:"round"`
-	Client       int            `json:"client"`
-	TubID        string         `json:"tubid"`
-	Outcome      string         `json:"outcome"`
-	RecoveryMS   *float64       `json:"recovery_ms,omitempty"`
-	LockedOutMS  *float64       `json:"locked_out_ms,omitempty"`
-	Attempts     int            `json:"attempts"`
-	Rejects      int            `json:"rejects"`
-	Reasons      map[string]int `json:"reasons,omitempty"`
-	Flaps        int            `json:"flaps"`
-	Connected    bool           `json:"connected"`
-	LastError    string         `json:"last_error,omitempty"`
+	Kind        string         `json:"kind"`
+	Round       int            `json:"round"`
+	Client      int            `json:"client"`
+	TubID       string         `json:"tubid"`
+	Outcome     string         `json:"outcome"`
+	RecoveryMS  *float64       `json:"recovery_ms,omitempty"`
+	LockedOutMS *float64       `json:"locked_out_ms,omitempty"`
+	Attempts    int            `json:"attempts"`
+	Rejects     int            `json:"rejects"`
+	Reasons     map[string]int `json:"reasons,omitempty"`
+	Flaps       int            `json:"flaps"`
+	Connected   bool           `json:"connected"`
+	LastError   string         `json:"last_error,omitempty"`
 }
 
 func outcomeJSON(o Outcome) outcomeLine {

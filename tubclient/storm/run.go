@@ -22,8 +22,8 @@ const (
 	orderLead = 250 * time.Millisecond
 	// reapBound is how long client processes get to close their tubs and
 	// exit once their stdin closes; then their process groups are killed.
-	reapBound = 30 * time.Second
-	stderrMax = 8 << 10
+	reapBound  = 30 * time.Second
+	stderrMax  = 8 << 10
 	checkEvery = 50 * time.Millisecond
 )
 

@@ -69,7 +69,7 @@ const (
 	sourceDecisions = 1000
 	// rebuildEvery caps how often a changed snapshot is rebuilt: a storm
 	// changes thousands of rows a second.
-	rebuildEvery = 200 * time.Millisecond
+	rebuildEvery     = 200 * time.Millisecond
 	maxSourceHistory = 8
 )
 
@@ -123,7 +123,7 @@ func (s *Source) Planned(p Plan) {
 		s.hint = strings.TrimPrefix(p.Hints[0].Hint, "tcp:")
 	}
 	s.narration = snapshot.Narration{Step: fmt.Sprintf("storm · %s · %d clients · setting up", p.Fault, p.N),
-		Last: fmt.Sprintf("plan: %d clients in %s, %s, window %s", p.N, plural(p.Children, "process"), plural(p.Rounds, "round"), p.Window),
+		Last:   fmt.Sprintf("plan: %d clients in %s, %s, window %s", p.N, plural(p.Children, "process"), plural(p.Rounds, "round"), p.Window),
 		LastAt: s.now()}
 	s.dirty = true
 }
