@@ -64,6 +64,9 @@ type Options struct {
 	AnyRole bool
 	// OwnTarget lifts the loopback-and-private-only rule.
 	OwnTarget bool
+	// PerProcess caps the clients in one process below what the open-file
+	// limit allows (0: 5,000).
+	PerProcess int
 
 	// Start makes the command for one client process, which must run
 	// RunChild (tubscope's hidden storm-child subcommand; SelfExec).
@@ -125,6 +128,7 @@ func (o Options) filled() (Options, error) {
 	check(o.Timeout > 0 && o.Timeout <= MaxTimeout, "--timeout %s: more than 0, at most %s", o.Timeout, MaxTimeout)
 	check(o.NegotiationTimeout > 0, "--negotiation-timeout %s: more than 0", o.NegotiationTimeout)
 	check(o.Down > 0 && o.Down <= o.Window, "--down %s: more than 0, at most the window", o.Down)
+	check(o.PerProcess >= 0, "at least one client per process")
 	if _, err := ParseFault(string(o.Fault)); err != nil {
 		errs = append(errs, err)
 	}

@@ -65,7 +65,11 @@ func makePlan(o Options, f tubclient.FURL, hints []TargetHint, softBefore, soft,
 			soft, hard, p.SocketsPerClient, fdReserve)
 	}
 	usable := min(soft, 1<<30) - fdReserve // RLIM_INFINITY reads as a huge number
-	perChild := min(int(usable/uint64(p.SocketsPerClient)), maxPerChild)
+	limit := maxPerChild
+	if o.PerProcess > 0 {
+		limit = min(o.PerProcess, limit)
+	}
+	perChild := min(int(usable/uint64(p.SocketsPerClient)), limit)
 	p.Children = (o.N + perChild - 1) / perChild
 	p.Sizes = make([]int, p.Children)
 	for i := range p.Sizes {

@@ -184,7 +184,8 @@ func SummaryLines(res Result) []string {
 		}
 		lines = append(lines, l)
 	}
-	lines = append(lines, fmt.Sprintf("  flaps       %d clients (%d connections lost again after coming back, without a fault)", res.Flaps, res.FlapEvents))
+	lines = append(lines, fmt.Sprintf("  flaps       %s (%s lost again after coming back, without a fault)",
+		plural(res.Flaps, "client"), plural(res.FlapEvents, "connection")))
 	if len(res.Failures) > 0 {
 		lines = append(lines, "  failures    attempts that got no decision: "+countsText(res.Failures, 6))
 	}
@@ -199,8 +200,10 @@ func ms(d time.Duration) string {
 	switch {
 	case d < 10*time.Millisecond:
 		return fmt.Sprintf("%.2fms", float64(d)/1e6)
-	case d < 10*time.Second:
+	case d < time.Second:
 		return fmt.Sprintf("%.0fms", float64(d)/1e6)
+	case d < time.Minute:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }

@@ -149,7 +149,9 @@ func (s *Source) Client(ev ClientEvent) {
 	if ev.TubID != "" && !ev.Twin {
 		c.tubid = ev.TubID
 	}
-	peer := ev.TubID
+	// The activity follows the client by its tubid now (a twin shares it;
+	// a new key replaces it at the fault).
+	peer := c.tubid
 	switch ev.Kind {
 	case EventUp:
 		c.state, c.connected = snapshot.PeerLive, ev.Time
