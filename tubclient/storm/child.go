@@ -170,7 +170,7 @@ func (c *child) setupClient(ctx context.Context, g int, deadline time.Time) (*cl
 	cl := &client{member: m, orders: make(chan faultOrder, MaxRounds)}
 	delay := c.cfg.Backoff.Initial
 	for {
-		_, err := m.attempt(ctx)
+		_, _, err := m.attempt(ctx)
 		if err == nil {
 			c.out.send(report{K: repUp, C: g, T: time.Now().UnixNano(), TubID: m.tub.TubID()})
 			return cl, nil

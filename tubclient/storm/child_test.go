@@ -160,7 +160,7 @@ func TestRunChildLostDecision(t *testing.T) {
 		}
 	}
 	if refused.Reason != duplicateText || refused.Offer != "offer remembered no decision" || refused.Rule != "never-decided" ||
-		refused.Next == 0 || !strings.Contains(refused.Err, "Duplicate connection") {
+		refused.Next == 0 || !strings.Contains(refused.Err, "Duplicate connection") || refused.Sent == nil || refused.Sent.Last != "none 0" {
 		t.Errorf("refusal %+v", refused)
 	}
 	if err := p.end(t); err != nil {

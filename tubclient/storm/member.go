@@ -47,8 +47,9 @@ func (c *child) newMember(g int, twin bool, id *tubclient.Identity) (*member, er
 
 // attempt is one try at the client's operation: connect (or use the
 // connection it holds), getReference and the call, within the attempt
-// bound. It returns why it failed, nil when it succeeded.
-func (m *member) attempt(ctx context.Context) (Reason, error) {
+// bound. It returns why it failed (nil when it succeeded), and what its
+// offer sent when one was decided.
+func (m *member) attempt(ctx context.Context) (Reason, *Sent, error) {
 	cfg := &m.c.cfg
 	actx, cancel := context.WithTimeout(ctx, cfg.attemptBound())
 	defer cancel()
@@ -59,16 +60,21 @@ func (m *member) attempt(ctx context.Context) (Reason, error) {
 	if err == nil && cfg.Call != "" {
 		err = m.call(actx, ref)
 	}
+	sent := offerSent(sub)
 	if err == nil {
 		m.ref = ref
-		return Reason{}, nil
+		return Reason{}, sent, nil
 	}
 	if actx.Err() != nil && ctx.Err() == nil {
 		// The connection stopped answering (a flap): give it up, as an
 		// application would, so the next attempt dials afresh.
 		m.dropHeld()
 	}
-	return classify(err, offeredLast(sub)), err
+	offered := ""
+	if sent != nil {
+		offered = sent.Last
+	}
+	return classify(err, offered), sent, err
 }
 
 // call makes the storm's call and checks the answer.
@@ -94,16 +100,17 @@ func (m *member) dropHeld() {
 	}
 }
 
-// offeredLast is the last-connection of the newest offer the master
-// refused, from a subscription taken before the attempt.
-func offeredLast(sub *tubclient.Subscription) string {
-	last := ""
+// offerSent is what the newest decided offer of an attempt sent, from a
+// subscription taken before it; nil when no offer was decided (the
+// connection was reused, or the attempt failed before a decision).
+func offerSent(sub *tubclient.Subscription) *Sent {
+	var s *Sent
 	for _, ev := range sub.Drain(0) {
-		if ev.Kind == snapshot.KindDecisionReceived && ev.Accept != nil && !*ev.Accept {
-			last = ev.LastConnection
+		if ev.Kind == snapshot.KindDecisionReceived {
+			s = &Sent{Incarnation: ev.Incarnation, Last: ev.LastConnection, AttemptID: ev.AttemptID}
 		}
 	}
-	return last
+	return s
 }
 
 // recover retries the client's operation with Foolscap's backoff until it
@@ -132,7 +139,7 @@ func (m *member) recover(ctx context.Context, round int, immediate bool, orders 
 		}
 	}
 	for {
-		reason, err := m.attempt(ctx)
+		reason, sent, err := m.attempt(ctx)
 		now := time.Now()
 		if m.firstDone != nil {
 			close(m.firstDone)
@@ -142,13 +149,13 @@ func (m *member) recover(ctx context.Context, round int, immediate bool, orders 
 			return nil
 		}
 		if err == nil {
-			m.c.out.send(report{K: repBack, C: m.g, R: round, T: now.UnixNano(), TubID: m.tub.TubID(), Twin: m.twin})
+			m.c.out.send(report{K: repBack, C: m.g, R: round, T: now.UnixNano(), TubID: m.tub.TubID(), Twin: m.twin, Sent: sent})
 			return nil
 		}
 		delay = nextDelay(delay, bo)
 		m.c.out.send(report{K: repFail, C: m.g, R: round, T: now.UnixNano(), TubID: m.tub.TubID(), Twin: m.twin,
 			Refused: reason.Refused, Reason: reason.Text, Offer: reason.Offer, Rule: reason.Rule, Err: clip(err.Error()),
-			Next: now.Add(delay).UnixNano()})
+			Next: now.Add(delay).UnixNano(), Sent: sent})
 		if o, ok := wait(delay); !ok {
 			return o
 		}

@@ -80,7 +80,15 @@ type report struct {
 	Rule    string `json:"rule,omitempty"`
 	Err     string `json:"err,omitempty"`
 	Next    int64  `json:"next,omitempty"`
-	N       int    `json:"n,omitempty"` // ready: clients
+	Sent    *Sent  `json:"sent,omitempty"` // the decided offer of a failed or successful attempt
+	N       int    `json:"n,omitempty"`    // ready: clients
+}
+
+// Sent is what a client's offer carried, as its hello sent it.
+type Sent struct {
+	Incarnation string `json:"inc,omitempty"`
+	Last        string `json:"last,omitempty"` // last-connection: "none 0", "<master-ir> <seq>"
+	AttemptID   string `json:"attempt,omitempty"`
 }
 
 func (r report) time() time.Time { return time.Unix(0, r.T) }

@@ -184,8 +184,8 @@ func (s *Source) Client(ev ClientEvent) {
 			}
 			c.state = snapshot.PeerLockedOut
 			s.recorder.Offer(ev.Time, peer, false, reasonRule(ev.Reason))
-			s.logLocked(snapshot.Decision{Time: ev.Time, PeerTubID: peer, Role: snapshot.Slave, Rule: string(negotiation.RuleMasterRejected),
-				Error: ev.Reason.Text, Detail: refusalDetail(s.name(ev.Client), ev.Reason)})
+			s.logLocked(withSent(snapshot.Decision{Time: ev.Time, PeerTubID: peer, Role: snapshot.Slave, Rule: string(negotiation.RuleMasterRejected),
+				Error: ev.Reason.Text, Detail: refusalDetail(s.name(ev.Client), ev.Reason)}, ev.Sent))
 		}
 	case EventBack:
 		if ev.Twin {
@@ -201,8 +201,10 @@ func (s *Source) Client(ev ClientEvent) {
 			detail = fmt.Sprintf("back %s after its fault", ms(ev.Recovery))
 		}
 		s.attachedLocked(c, ev, detail)
-		s.logLocked(snapshot.Decision{Time: ev.Time, PeerTubID: peer, Role: snapshot.Slave, Accept: true,
-			Rule: string(negotiation.RuleMasterAccepted), Detail: s.name(ev.Client) + " " + detail})
+		if ev.Sent != nil { // a new connection was decided, not an old one reused
+			s.logLocked(withSent(snapshot.Decision{Time: ev.Time, PeerTubID: peer, Role: snapshot.Slave, Accept: true,
+				Rule: string(negotiation.RuleMasterAccepted), Detail: s.name(ev.Client) + " " + detail}, ev.Sent))
+		}
 	case EventLost:
 		if ev.Twin {
 			break
@@ -247,6 +249,14 @@ func (s *Source) logLocked(d snapshot.Decision) {
 	}
 	s.decisions[s.decHead] = d
 	s.decHead = (s.decHead + 1) % len(s.decisions)
+}
+
+// withSent fills in what the decided offer carried.
+func withSent(d snapshot.Decision, sent *Sent) snapshot.Decision {
+	if sent != nil {
+		d.OfferIncarnation, d.OfferLast, d.OfferAttemptID = sent.Incarnation, sent.Last, sent.AttemptID
+	}
+	return d
 }
 
 // reasonRule is what a refusal is counted under in the storm strip: the
@@ -304,6 +314,12 @@ func (s *Source) Finished(res Result, err error) {
 	if err != nil {
 		s.status = "storm failed: " + err.Error()
 		s.narration.Last = s.status
+	}
+	if s.status == "" {
+		s.status = "storm over: its clients are closed"
+	}
+	for i := range s.clients {
+		s.clients[i].next = time.Time{} // nobody retries any more
 	}
 	s.emitLocked(snapshot.Event{Kind: snapshot.KindSource, Message: s.narration.Last})
 	s.dirty = true

@@ -28,10 +28,10 @@ func TestSource(t *testing.T) {
 		{Kind: EventFault, Client: 0, Round: 1, Time: t0.Add(time.Second), TubID: "a"},
 		{Kind: EventFault, Client: 1, Round: 1, Time: t0.Add(time.Second), TubID: "b"},
 		{Kind: EventFail, Client: 0, Round: 1, Time: t0.Add(2 * time.Second), Reason: refusal, Err: "decision: peer said: Duplicate connection",
-			Next: t0.Add(5 * time.Second)},
+			Next: t0.Add(5 * time.Second), Sent: &Sent{Incarnation: "inc0", Last: "none 0", AttemptID: "att0"}},
 		{Kind: EventFail, Client: 1, Round: 1, Time: t0.Add(2 * time.Second), Reason: Reason{Text: "negotiation timed out"}, Err: "timed out",
 			Next: t0.Add(5 * time.Second)},
-		{Kind: EventBack, Client: 1, Round: 1, Time: t0.Add(3 * time.Second), Recovery: 2 * time.Second},
+		{Kind: EventBack, Client: 1, Round: 1, Time: t0.Add(3 * time.Second), Recovery: 2 * time.Second, Sent: &Sent{Last: "none 0"}},
 		{Kind: EventLost, Client: 1, Round: 1, Time: t0.Add(4 * time.Second), Flap: true},
 		{Kind: EventFail, Client: 2, Round: 1, Time: t0.Add(4 * time.Second), Twin: true, Reason: refusal},
 	} {
@@ -57,7 +57,7 @@ func TestSource(t *testing.T) {
 		t.Errorf("client 2 %+v, brokers %+v", c, snap.Brokers)
 	}
 	if len(snap.Decisions) != 2 || snap.Decisions[0].Error != duplicateText || !strings.Contains(snap.Decisions[0].Detail, "never-decided") ||
-		!snap.Decisions[1].Accept {
+		snap.Decisions[0].OfferLast != "none 0" || snap.Decisions[0].OfferIncarnation != "inc0" || !snap.Decisions[1].Accept {
 		t.Errorf("decisions %+v", snap.Decisions)
 	}
 	act := snap.Activity

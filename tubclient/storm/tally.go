@@ -36,6 +36,8 @@ type ClientEvent struct {
 	Recovery time.Duration
 	// Flap: EventLost of a client that had come back this round.
 	Flap bool
+	// Sent is what the attempt's offer carried, when the queen decided it.
+	Sent *Sent
 }
 
 // Outcome is how one client fared in one round.
@@ -178,7 +180,7 @@ func (t *tally) apply(r report) (ClientEvent, error) {
 		return ClientEvent{}, fmt.Errorf("a report names client %d of %d", r.C, t.n)
 	}
 	c := &t.clients[r.C]
-	ev := ClientEvent{Client: r.C, Round: r.R, Time: r.time(), TubID: r.TubID, Twin: r.Twin}
+	ev := ClientEvent{Client: r.C, Round: r.R, Time: r.time(), TubID: r.TubID, Twin: r.Twin, Sent: r.Sent}
 	if r.Next != 0 {
 		ev.Next = time.Unix(0, r.Next)
 	}
