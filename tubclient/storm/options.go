@@ -167,7 +167,7 @@ func (o Options) faultSpread() time.Duration {
 
 // setupBound is how long the clients have to make their first connection.
 func (o Options) setupBound() time.Duration {
-	return 2*time.Minute + time.Duration(o.N)*20*time.Millisecond
+	return time.Minute + time.Duration(o.N)*10*time.Millisecond
 }
 
 // lookupOr is o.Lookup or the system resolver.

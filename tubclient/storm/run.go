@@ -280,7 +280,7 @@ func (r *runner) handle(m childMsg) error {
 		if r.stopped {
 			return nil
 		}
-		return fmt.Errorf("client process %d (pid %d) exited during the storm (%v): %s", c.i+1, c.cmd.Process.Pid, m.err, c.stderr)
+		return fmt.Errorf("client process %d (pid %d) exited early (%v): %s", c.i+1, c.cmd.Process.Pid, m.err, c.stderr)
 	case m.err != nil:
 		return m.err
 	case m.rep.K == repReady:
@@ -331,10 +331,17 @@ func (r *runner) wait(ctx context.Context, setup bool, done func(now time.Time) 
 	}
 }
 
-// setup waits for every client process to be ready.
+// setup waits for every client process to be ready. The processes give
+// up on a client that cannot connect within the setup bound themselves;
+// this bound, a little longer, is a backstop.
 func (r *runner) setup(ctx context.Context) error {
 	bound := time.Now().Add(r.o.setupBound() + 30*time.Second)
+	late := false
 	err := r.wait(ctx, true, func(now time.Time) bool {
+		if now.After(bound) {
+			late = true
+			return true
+		}
 		for _, c := range r.children {
 			if !c.ready {
 				return false
@@ -342,8 +349,8 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		return true
 	})
-	if err == nil && time.Now().After(bound) {
-		err = errors.New("the clients took too long to connect")
+	if err == nil && late {
+		err = fmt.Errorf("the clients were not all connected within %s", r.o.setupBound()+30*time.Second)
 	}
 	if err != nil {
 		p := r.t.progress(time.Now(), true)
