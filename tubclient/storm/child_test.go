@@ -186,3 +186,56 @@ func TestRunChildBadInput(t *testing.T) {
 		t.Errorf("bad order: %v", err)
 	}
 }
+
+// A flap: the held connection goes silent, the attempt on it times out and
+// is given up, new dials fail while the path is down, and once it is back
+// a new connection brings the client back.
+func TestRunChildFlap(t *testing.T) {
+	_, furl := startQueen(t, "")
+	cfg := childConfigFor(furl, 1, Flap)
+	cfg.NegotiationTimeout, cfg.Down = 300*time.Millisecond, time.Second
+	cfg.Backoff = tubclient.Backoff{Initial: 100 * time.Millisecond, Factor: 1, Max: time.Second, Jitter: -1}
+	p := startChildInProcess(t, cfg)
+	p.until(t, repReady, 1)
+	p.send(t, order{Fault: &faultOrder{Round: 1, At: time.Now().UnixNano()}})
+	got := p.until(t, repBack, 1)
+	var kinds []string
+	for _, r := range got {
+		kinds = append(kinds, r.K+":"+r.Reason)
+	}
+	n := len(kinds)
+	if n < 4 || kinds[0] != "fault:" || kinds[1] != "fail:attempt timed out" || kinds[n-1] != "back:" ||
+		strings.Count(strings.Join(kinds[2:n-1], " "), "fail:negotiation timed out") != n-3 {
+		t.Errorf("reports %q", kinds)
+	}
+	if err := p.end(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A clone: the twin, with the client's key in another tub, connects first
+// and is taken; the client's own offer then meets the queen's clone limit,
+// which it sees only as "Duplicate connection".
+func TestRunChildClone(t *testing.T) {
+	_, furl := startQueen(t, "foolscap")
+	cfg := childConfigFor(furl, 1, Clone)
+	cfg.Backoff = tubclient.Backoff{Initial: 100 * time.Millisecond, Factor: 1, Max: time.Second, Jitter: -1}
+	p := startChildInProcess(t, cfg)
+	up := p.until(t, repReady, 1)[0]
+	p.send(t, order{Fault: &faultOrder{Round: 1, At: time.Now().UnixNano()}})
+	var twinBack, refused bool
+	for _, r := range p.until(t, repFail, 1) {
+		switch {
+		case r.K == repBack && r.Twin && r.TubID == up.TubID:
+			twinBack = true
+		case r.K == repFail && !r.Twin && r.Refused && r.Reason == duplicateText:
+			refused = true
+		}
+	}
+	if !twinBack || !refused {
+		t.Errorf("twin back %v, client refused %v", twinBack, refused)
+	}
+	if err := p.end(t); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,7 +57,9 @@ type Options struct {
 	// Down is how long a flap keeps the path dark.
 	Down        time.Duration
 	KeyExchange tubclient.KeyExchange
-	Backoff     tubclient.Backoff // zero fields: Foolscap's
+	// Backoff is the clients' retry schedule; zero fields take Foolscap's
+	// (see filledBackoff).
+	Backoff tubclient.Backoff
 	// AnyRole lets a client's tubid fall on either side of the target's.
 	// By default every client is the target's slave, so the target, as
 	// master, makes every decision the storm is there to watch.
@@ -141,14 +143,19 @@ func (o Options) filled() (Options, error) {
 	return o, errors.Join(errs...)
 }
 
+// filledBackoff takes Foolscap's values for zero fields. A factor of 1
+// retries at a constant pace; a negative jitter means none.
 func filledBackoff(b tubclient.Backoff) tubclient.Backoff {
 	if b.Initial <= 0 {
 		b.Initial = foolscapBackoff.Initial
 	}
-	if b.Factor <= 1 {
+	if b.Factor < 1 {
 		b.Factor = foolscapBackoff.Factor
 	}
-	if b.Jitter <= 0 {
+	switch {
+	case b.Jitter < 0:
+		b.Jitter = 0
+	case b.Jitter == 0:
 		b.Jitter = foolscapBackoff.Jitter
 	}
 	if b.Max <= 0 {

@@ -382,6 +382,9 @@ func (r *runner) round(ctx context.Context, n int) error {
 // process still running reapBound later has its group killed.
 func (r *runner) stop() error {
 	r.stopped = true
+	if len(r.children) > 0 {
+		r.rep.Note(fmt.Sprintf("closing the clients' tubs and %s", plural(len(r.children), "client process")))
+	}
 	for _, c := range r.children {
 		c.stdin.Close()
 	}
