@@ -179,9 +179,12 @@ func runStorm(args []string) error {
 		fs.PrintDefaults()
 	}
 	fs.Parse(args)
-	if fs.NArg() != 1 || (*jsonOut && *view) {
+	if fs.NArg() != 1 {
 		fs.Usage()
 		os.Exit(2)
+	}
+	if *jsonOut && *view {
+		return fmt.Errorf("storm: --json and --view both want the terminal's stdout; pick one")
 	}
 	o.FURL = fs.Arg(0)
 	exe, err := os.Executable()

@@ -188,20 +188,21 @@ func (s *Source) Client(ev ClientEvent) {
 				Error: ev.Reason.Text, Detail: refusalDetail(s.name(ev.Client), ev.Reason)}, ev.Sent))
 		}
 	case EventBack:
-		if ev.Twin {
+		if ev.Sent != nil { // a new connection was decided, not an old one reused
 			s.recorder.Offer(ev.Time, peer, true, "accepted")
+		}
+		if ev.Twin {
 			break
 		}
 		c.state, c.connected, c.next = snapshot.PeerLive, ev.Time, time.Time{}
 		c.attempts, c.rejects, c.lockedSince = 0, 0, time.Time{}
-		s.recorder.Offer(ev.Time, peer, true, "accepted")
 		s.recorder.Attached(ev.Time, peer)
 		detail := "called successfully"
 		if ev.Recovery > 0 {
 			detail = fmt.Sprintf("back %s after its fault", ms(ev.Recovery))
 		}
 		s.attachedLocked(c, ev, detail)
-		if ev.Sent != nil { // a new connection was decided, not an old one reused
+		if ev.Sent != nil {
 			s.logLocked(withSent(snapshot.Decision{Time: ev.Time, PeerTubID: peer, Role: snapshot.Slave, Accept: true,
 				Rule: string(negotiation.RuleMasterAccepted), Detail: s.name(ev.Client) + " " + detail}, ev.Sent))
 		}
