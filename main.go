@@ -167,7 +167,7 @@ func runStorm(args []string) error {
 	fs.DurationVar(&o.Window, "window", storm.DefaultWindow, "a client not back this long after its fault counts as locked out")
 	fs.DurationVar(&o.Hold, "hold", storm.DefaultHold, "a round ends this long after its last client is back (flaps counted until then)")
 	fs.DurationVar(&o.Timeout, "timeout", storm.DefaultTimeout, "bound on the whole run")
-	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", storm.DefaultNegotiationTimeout, "bound on each client's attempt (Foolscap's: 120s)")
+	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", storm.DefaultNegotiationTimeout, "bound on each client negotiation, as Foolscap's (120s); a whole attempt, call included, gets twice this")
 	fs.DurationVar(&o.Down, "down", storm.DefaultDown, "how long a flap keeps the path dark")
 	fs.Var(&o.KeyExchange, "kex", "the clients' TLS key exchange: hybrid, p256 or x25519")
 	fs.BoolVar(&o.AnyRole, "any-role", false, "let client tubids fall either side of the target's (default: the target is master)")
