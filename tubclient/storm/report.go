@@ -29,8 +29,11 @@ type Result struct {
 	LockedOutFor    Percentiles // over every client-round locked out
 	FlapEvents      int
 	LostBeforeStorm int // connections lost while holding, before the first fault
-	Outcomes        []Outcome
-	Elapsed         time.Duration
+	// StrikeSpread is how far apart a round's first and last faults struck
+	// (the widest round): "all at once" takes this long across processes.
+	StrikeSpread time.Duration
+	Outcomes     []Outcome
+	Elapsed      time.Duration
 }
 
 // Reporter hears a storm as it happens. Run calls it from one goroutine.
@@ -192,6 +195,9 @@ func SummaryLines(res Result) []string {
 	if res.LostBeforeStorm > 0 {
 		lines = append(lines, fmt.Sprintf("  note        %d connections were lost before the first fault", res.LostBeforeStorm))
 	}
+	if res.Rounds > 0 {
+		lines = append(lines, fmt.Sprintf("  struck      each round's faults within %s of each other", ms(res.StrikeSpread)))
+	}
 	lines = append(lines, fmt.Sprintf("  elapsed     %s", res.Elapsed.Round(time.Millisecond)))
 	return lines
 }
@@ -297,6 +303,7 @@ type Summary struct {
 	RejectsByReason map[string]int `json:"rejects_by_reason"`
 	Failures        map[string]int `json:"failures"`
 	FlapEvents      int            `json:"flap_events"`
+	StrikeSpreadMS  float64        `json:"strike_spread_ms"`
 	ElapsedMS       float64        `json:"elapsed_ms"`
 	Error           string         `json:"error,omitempty"`
 }
@@ -307,7 +314,7 @@ func SummaryJSON(res Result, err error) Summary {
 		Rejects: res.Rejects, RecoveryMS: msOf(res.Recovery), Recovered: res.Recovery.N, LockedOutMS: msOf(res.LockedOutFor),
 		Fault: string(res.Plan.Fault), Rounds: res.Rounds, Target: res.Plan.Target, Call: res.Call,
 		WindowMS: millis(res.Plan.Window), RejectsByReason: map[string]int{}, Failures: map[string]int{},
-		FlapEvents: res.FlapEvents, ElapsedMS: millis(res.Elapsed)}
+		FlapEvents: res.FlapEvents, StrikeSpreadMS: millis(res.StrikeSpread), ElapsedMS: millis(res.Elapsed)}
 	for _, c := range res.RejectsByReason {
 		s.RejectsByReason[c.Reason.Key()] = c.N
 	}

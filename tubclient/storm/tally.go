@@ -163,6 +163,7 @@ type tally struct {
 	outcomes        []Outcome
 	recoveries      []time.Duration
 	lockouts        []time.Duration
+	strikeSpread    time.Duration // the widest round's first to last fault
 }
 
 func newTally(o Options) *tally {
@@ -312,6 +313,18 @@ func (t *tally) roundOver(now time.Time) bool {
 // counts as locked out as of now.
 func (t *tally) finishRound(now time.Time) []Outcome {
 	t.roundOpen = false
+	var first, last time.Time
+	for i := range t.clients {
+		if f := t.clients[i].faultAt; !f.IsZero() {
+			if first.IsZero() || f.Before(first) {
+				first = f
+			}
+			if f.After(last) {
+				last = f
+			}
+		}
+	}
+	t.strikeSpread = max(t.strikeSpread, last.Sub(first))
 	out := make([]Outcome, len(t.clients))
 	for i := range t.clients {
 		c := &t.clients[i]
@@ -408,5 +421,6 @@ func (t *tally) result(res *Result) {
 	res.Failures = sortedCounts(t.failures)
 	res.FlapEvents = t.flapEvents
 	res.LostBeforeStorm = t.lostBeforeStorm
+	res.StrikeSpread = t.strikeSpread
 	res.Outcomes = t.outcomes
 }

@@ -109,7 +109,7 @@ func TestTallyHoldAndFlaps(t *testing.T) {
 	}
 	var res Result
 	tl.result(&res)
-	if res.Back != 2 || res.Flaps != 1 || res.FlapEvents != 1 || res.Rejects != 1 {
+	if res.Back != 2 || res.Flaps != 1 || res.FlapEvents != 1 || res.Rejects != 1 || res.StrikeSpread != 0 {
 		t.Errorf("result %+v", res)
 	}
 }
@@ -158,16 +158,22 @@ func TestTallyRate(t *testing.T) {
 	}
 	tl := newTally(o)
 	tl.startRound(1, t0)
-	mustApply(t, tl, report{K: repFault, C: 0, R: 1, T: at(0)})
+	mustApply(t, tl, report{K: repFault, C: 0, R: 1, T: at(0)}, report{K: repFault, C: 1, R: 1, T: at(time.Second)})
 	p := tl.progress(t0.Add(500*time.Millisecond), false)
-	if p.Retrying != 1 || p.Waiting != 2 {
-		t.Errorf("progress %+v, want 1 retrying and 2 not struck", p)
+	if p.Retrying != 2 || p.Waiting != 1 {
+		t.Errorf("progress %+v, want 2 retrying and 1 not struck", p)
 	}
 	if got := tl.faultTime(2, t0.Add(2*time.Second+strikeGrace+1)); !got.Equal(t0.Add(2 * time.Second)) {
 		t.Errorf("client 2's overdue fault taken at %v", got.Sub(t0))
 	}
 	if got := (faultOrder{At: t0.UnixNano(), Rate: 4}).strikeAt(2); !got.Equal(t0.Add(500 * time.Millisecond)) {
 		t.Errorf("strikeAt = %v", got.Sub(t0))
+	}
+	tl.finishRound(t0.Add(time.Minute))
+	var res Result
+	tl.result(&res)
+	if res.StrikeSpread != time.Second {
+		t.Errorf("strike spread %s, want the 1s between the two faults reported", res.StrikeSpread)
 	}
 }
 
