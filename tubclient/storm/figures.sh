@@ -9,7 +9,8 @@
 #   tubclient/storm/figures.sh [N…]        (default sizes: 200 1000 19000)
 #
 # Environment: WINDOW (default 300s) is each storm's window; STORM_ARGS are
-# extra `tubscope storm` flags.
+# extra `tubscope storm` flags (default --kex x25519, the group Foolscap's
+# OpenSSL settles on, so every queen does the same handshake work).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +26,7 @@ trap cleanup EXIT
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(200 1000 19000)
 window=${WINDOW:-300s}
+storm_args=${STORM_ARGS---kex x25519}
 bin=$work/tubscope
 (cd "$root" && go build -o "$bin" .)
 
@@ -69,7 +71,8 @@ stop_queen() {
 
 printf '# %s · %s CPUs · %s · open files %s (hard %s) · load %s · %s\n' "$(date -u +%FT%TZ)" "$(nproc)" \
 	"$(uname -r)" "$(ulimit -Sn)" "$(ulimit -Hn)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(go version | cut -d' ' -f3)"
-printf '# silent-restart, all at once, window %s, each success getReference+echo; one fresh queen per row\n' "$window"
+printf '# silent-restart, all at once, window %s, %s, each success getReference+echo; one fresh queen per row\n' \
+	"$window" "${storm_args:-no extra flags}"
 printf '%-16s %6s %6s %7s %6s %8s %10s %10s %10s %9s %9s  %s\n' QUEEN N BACK LOCKED FLAPS REJECTS P50 P99 MAX QUEEN-RSS ELAPSED NOTE
 for queen in foolscap-21.7 serve-foolscap serve-probe serve-attempt-id; do
 	for n in "${sizes[@]}"; do
@@ -77,7 +80,7 @@ for queen in foolscap-21.7 serve-foolscap serve-probe serve-attempt-id; do
 		note=""
 		# shellcheck disable=SC2086
 		if ! "$bin" storm --json --n "$n" --fault silent-restart --window "$window" --hold 2s --timeout 30m \
-			${STORM_ARGS:-} "$furl" >"$work/storm.out" 2>"$work/storm.err"; then
+			$storm_args "$furl" >"$work/storm.out" 2>"$work/storm.err"; then
 			note="storm failed"
 		fi
 		rss=$(awk '/VmHWM/ {printf "%.0fMiB", $2/1024}' "/proc/$queen_pid/status" 2>/dev/null || echo "?")
