@@ -246,6 +246,10 @@ func (r *runner) read(c *childProc, stdout io.Reader) {
 			r.msgs <- childMsg{child: c.i, rep: rep}
 		}
 	}
+	if err := sc.Err(); err != nil {
+		r.msgs <- childMsg{child: c.i, err: fmt.Errorf("client process %d: reading its reports: %w", c.i+1, err)}
+		io.Copy(io.Discard, stdout) // a child blocked on a full pipe would never exit
+	}
 	err := c.cmd.Wait()
 	close(c.exited)
 	r.msgs <- childMsg{child: c.i, ended: true, err: err}
