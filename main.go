@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -208,5 +209,8 @@ func runStorm(args []string) error {
 		rep = storm.JSON(os.Stdout, os.Stderr)
 	}
 	_, err = storm.Run(ctx, o, rep)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return errors.New("storm interrupted: the summary counts what happened until then")
+	}
 	return err
 }

@@ -63,6 +63,7 @@ type sourceClient struct {
 	next        time.Time
 	clone       bool
 	history     []snapshot.ConnectionRecord
+	outcome     string // the newest round's, in words
 }
 
 const (
@@ -291,6 +292,19 @@ func (s *Source) Progress(p Progress) {
 func (s *Source) Outcome(o Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if o.Client >= 0 && o.Client < len(s.clients) {
+		text := fmt.Sprintf("round %d: back %s after its fault", o.Round, ms(o.Recovery))
+		if o.Outcome == OutcomeLockedOut {
+			text = fmt.Sprintf("round %d: locked out for %s", o.Round, ms(o.LockedOutFor))
+		}
+		if o.Rejects > 0 {
+			text += fmt.Sprintf(", %d refused offers", o.Rejects)
+		}
+		if o.Flaps > 0 {
+			text += fmt.Sprintf(", %d flaps", o.Flaps)
+		}
+		s.clients[o.Client].outcome = text
+	}
 	if o.Outcome == OutcomeLockedOut {
 		s.emitLocked(snapshot.Event{Kind: snapshot.KindSource, PeerTubID: o.TubID, Message: fmt.Sprintf(
 			"round %d: %s locked out for %s (%d refused offers)", o.Round, s.name(o.Client), ms(o.LockedOutFor), o.Rejects)})
@@ -319,8 +333,16 @@ func (s *Source) Finished(res Result, err error) {
 	if s.status == "" {
 		s.status = "storm over: its clients are closed"
 	}
+	// The clients are closed: each row keeps its outcome, not a state
+	// that would go on counting.
+	now := s.now()
 	for i := range s.clients {
-		s.clients[i].next = time.Time{} // nobody retries any more
+		c := &s.clients[i]
+		s.endedLocked(c, now, snapshot.CloseTubClosed, "the storm ended")
+		c.state, c.connected, c.lockedSince, c.next = snapshot.PeerIdle, time.Time{}, time.Time{}, time.Time{}
+		if c.outcome != "" {
+			c.lastErr, c.lastErrAt = c.outcome, now
+		}
 	}
 	s.emitLocked(snapshot.Event{Kind: snapshot.KindSource, Message: s.narration.Last})
 	s.dirty = true

@@ -82,6 +82,12 @@ func TestSource(t *testing.T) {
 		t.Error("not rebuilt after rebuildEvery")
 	}
 	s.Finished(Result{Clients: 3, Back: 2, LockedOut: 1}, nil)
+	now = now.Add(rebuildEvery)
+	end := s.Snapshot()
+	if len(end.Brokers) != 0 || end.Peers[0].State != snapshot.PeerIdle || !end.Peers[0].LockedOutSince.IsZero() ||
+		end.Peers[0].LastError != "round 1: locked out for 9.00s, 1 refused offers" || end.Source.Status == "" {
+		t.Errorf("after the end: brokers %v, client 0 %+v, status %q", end.Brokers, end.Peers[0], end.Source.Status)
+	}
 
 	var kinds []string
 	for _, ev := range feed.Drain(0) {
