@@ -170,7 +170,7 @@ func SummaryLines(res Result) []string {
 		fmt.Sprintf("  locked out  %d", res.LockedOut),
 	}
 	if res.LockedOutFor.N > 0 {
-		lines[len(lines)-1] += fmt.Sprintf(" (in %d client-rounds; for p50 %s · max %s, each to the end of its window)",
+		lines[len(lines)-1] += fmt.Sprintf(" (in %d client-rounds; for p50 %s · max %s, each until its window closed or the run ended)",
 			res.LockedOutFor.N, ms(res.LockedOutFor.P50), ms(res.LockedOutFor.Max))
 	}
 	if res.Recovery.N > 0 {
