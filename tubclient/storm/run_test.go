@@ -59,14 +59,14 @@ func TestRunSilentRestart(t *testing.T) {
 	if rec.events[EventUp] != 40 || rec.events[EventFault] != 40 || rec.events[EventBack] != 40 {
 		t.Errorf("events %v", rec.events)
 	}
-	live := 0
+	back := 0
 	for _, p := range src.Snapshot().Peers {
-		if p.State == snapshot.PeerLive {
-			live++
+		if strings.HasPrefix(p.LastError, "round 1: back") {
+			back++
 		}
 	}
-	if live != 40 {
-		t.Errorf("the source shows %d of 40 clients live", live)
+	if back != 40 {
+		t.Errorf("the source shows %d of 40 clients back", back)
 	}
 	// The queen replaced each client's old connection once.
 	replaced := 0
