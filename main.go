@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -19,6 +21,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient/demo"
 	"github.com/tubscope/tubscope/tubclient/flogapp"
 	"github.com/tubscope/tubscope/tubclient/headless"
+	"github.com/tubscope/tubscope/tubclient/storm"
 	"github.com/tubscope/tubscope/ui/live"
 )
 
@@ -66,8 +69,16 @@ var commands = []command{
 		define:  callFlags},
 	{name: "bench", args: "[flags]", about: "measure and print one table: throughput, recovery, storm, idle cost",
 		define: benchFlags},
+	{name: "storm", args: "[flags] FURL", about: "stage a reconnect storm against a tub and report what it decided",
+		define: stormFlags},
 	// The bench's client processes (idle and storm rows).
 	{name: bench.PeerCommand, hidden: true, define: benchPeerFlags},
+	// A storm's client processes.
+	{name: storm.ChildCommand, hidden: true, define: func(*flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
+		return func(_ *flag.FlagSet, stdout io.Writer) error {
+			return storm.RunChild(context.Background(), os.Stdin, stdout)
+		}
+	}},
 }
 
 func overview(w io.Writer) {
@@ -377,5 +388,57 @@ func benchPeerFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
 	mode := fs.String("mode", bench.PeerIdle, "idle (row 5) or storm (row 4)")
 	return func(_ *flag.FlagSet, stdout io.Writer) error {
 		return bench.RunPeerMode(context.Background(), *mode, *furl, *n, os.Stdin, stdout)
+	}
+}
+
+func stormFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer) error {
+	var o storm.Options
+	fs.IntVar(&o.N, "n", storm.DefaultN, fmt.Sprintf("client tubs, in child processes sized to the open-file limit (at most %d)", storm.MaxClients))
+	fs.Var(&o.Fault, "fault", "silent-restart, new-key, lost-decision, clone or flap")
+	fs.IntVar(&o.Rounds, "rounds", 1, "how many times the fault strikes")
+	fs.Float64Var(&o.Rate, "rate", 0, "strike this many clients per second (0: all at once)")
+	fs.DurationVar(&o.Window, "window", storm.DefaultWindow, "a client not back this long after its fault counts as locked out")
+	fs.DurationVar(&o.Hold, "hold", storm.DefaultHold, "a round ends this long after its last client is back (flaps counted until then)")
+	fs.DurationVar(&o.Timeout, "timeout", storm.DefaultTimeout, "bound on the whole run")
+	fs.DurationVar(&o.NegotiationTimeout, "negotiation-timeout", storm.DefaultNegotiationTimeout, "bound on each client negotiation, as Foolscap's (120s); a whole attempt, call included, gets twice this")
+	fs.DurationVar(&o.Down, "down", storm.DefaultDown, "how long a flap keeps the path dark")
+	fs.Var(&o.KeyExchange, "kex", kexHelp)
+	fs.BoolVar(&o.AnyRole, "any-role", false, "let client tubids fall either side of the target's (default: the target is master)")
+	fs.BoolVar(&o.OwnTarget, "i-own-this-target", false, "allow a target outside loopback and private addresses")
+	jsonOut := fs.Bool("json", false, "one JSON object per client outcome and a summary line on stdout; the rest on stderr")
+	view := fs.Bool("view", false, "watch the storm in the inspector")
+	return func(fs *flag.FlagSet, stdout io.Writer) error {
+		if fs.NArg() != 1 {
+			return usageError{"one FURL is needed: the tub to storm"}
+		}
+		if *jsonOut && *view {
+			return usageError{"--json and --view both want the terminal's stdout; pick one"}
+		}
+		o.FURL = fs.Arg(0)
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("storm: finding this executable to run its clients: %w", err)
+		}
+		o.Start = storm.SelfExec(exe)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if *view {
+			res, err := live.Storm(ctx, o)
+			if res.Plan.N > 0 {
+				for _, l := range storm.SummaryLines(res) {
+					fmt.Fprintln(stdout, l)
+				}
+			}
+			return err
+		}
+		rep := storm.Text(stdout)
+		if *jsonOut {
+			rep = storm.JSON(stdout, os.Stderr)
+		}
+		_, err = storm.Run(ctx, o, rep)
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return errors.New("storm interrupted: the summary counts what happened until then")
+		}
+		return err
 	}
 }
