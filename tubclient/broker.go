@@ -124,7 +124,7 @@ func (t *Tub) attachLocked(st *state, h *handshake, a attachment) *Broker {
 			Message: "decision lost: the socket was black-holed just before it was written"})
 	}
 	b.conn.SetDeadline(time.Time{})
-	if !t.spawn(b.out.loop) || !t.spawn(b.readLoop) {
+	if !t.spawn(b.readLoop) {
 		t.endLocked(st, b.id, ending{reason: snapshot.CloseTubClosed, detail: "the tub closed"})
 	}
 	return b

@@ -22,10 +22,10 @@ const closeGrace = time.Second
 // OPEN numbers reach the wire in order and a PING never needs a goroutine
 // of its own. A producer that finds the wire free and nothing waiting
 // writes its message itself, saving the hand-over; busy makes sure only
-// one of them (or the loop) writes at a time.
+// one of them (or the loop) writes at a time. The loop runs only while
+// there is work it must do, so an idle broker holds no writer goroutine.
 type writer struct {
-	b    *Broker
-	wake chan struct{} // one slot: something to do
+	b *Broker
 
 	mu    sync.Mutex
 	queue []outMsg
@@ -33,8 +33,9 @@ type writer struct {
 	ping  uint64 // a PING is wanted, with this number; 0 when none
 	first []byte // raw bytes that must go first (the master's decision)
 	fatal string // an ERROR token to send before closing
-	stop  stopMode
-	busy  bool // someone holds the wire (and the encoder)
+	stop    stopMode
+	busy    bool // someone holds the wire (and the encoder)
+	running bool // the loop goroutine is alive
 
 	// Owned by whoever holds busy.
 	enc   banana.Encoder
@@ -62,14 +63,23 @@ type outMsg struct {
 	sent func(error)
 }
 
-func newWriter(b *Broker) *writer {
-	return &writer{b: b, wake: make(chan struct{}, 1)}
-}
+func newWriter(b *Broker) *writer { return &writer{b: b} }
 
-func (w *writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+// kickLocked makes sure the loop will see the work just added: it is
+// running and will look again before it stops, or it is started. While
+// a producer holds the wire, its release does this instead.
+func (w *writer) kickLocked() {
+	if w.busy || w.running {
+		return
+	}
+	w.running = true
+	if !w.b.t.spawn(w.loop) {
+		// The tub is closing and starts no goroutines: a clean stop
+		// closes the socket here, without the close_notify.
+		w.running = false
+		if w.stop == stopClean {
+			w.b.raw.Close()
+		}
 	}
 }
 
@@ -77,8 +87,8 @@ func (w *writer) signal() {
 func (w *writer) sendFirst(p []byte) {
 	w.mu.Lock()
 	w.first = p
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // enqueue adds a message; false when the broker is stopping or the queue
@@ -103,8 +113,8 @@ func (w *writer) enqueue(m outMsg) bool {
 		return false
 	}
 	w.queue = append(w.queue, m)
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 	return true
 }
 
@@ -113,11 +123,10 @@ func (w *writer) enqueue(m outMsg) bool {
 func (w *writer) release() {
 	w.mu.Lock()
 	w.busy = false
-	pending := !w.idleLocked()
-	w.mu.Unlock()
-	if pending {
-		w.signal()
+	if !w.idleLocked() {
+		w.kickLocked()
 	}
+	w.mu.Unlock()
 }
 
 // write puts buf on the wire; a failure ends the broker (the loop then
@@ -156,24 +165,24 @@ func (w *writer) pong(n uint64) {
 		w.pongs = w.pongs[1:]
 	}
 	w.pongs = append(w.pongs, n)
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // wantPing asks for PING n; wanting one already pending just renumbers it.
 func (w *writer) wantPing(n uint64) {
 	w.mu.Lock()
 	w.ping = n
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // fatalError queues an ERROR token; the broker is being closed.
 func (w *writer) fatalError(text string) {
 	w.mu.Lock()
 	w.fatal = text
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
 // shutdown stops the loop: with close_notify and FIN, or leaving the
@@ -183,18 +192,20 @@ func (w *writer) shutdown(mode stopMode) {
 	if w.stop == running {
 		w.stop = mode
 	}
+	w.kickLocked()
 	w.mu.Unlock()
-	w.signal()
 }
 
-// loop writes until the broker stops, then closes the socket.
+// loop writes what has gathered until nothing is left (it then ends, and
+// the next work starts it again), or until the broker stops and it closes
+// the socket.
 func (w *writer) loop() {
 	for {
 		w.mu.Lock()
-		for w.busy || w.idleLocked() {
+		if w.busy || w.idleLocked() {
+			w.running = false
 			w.mu.Unlock()
-			<-w.wake
-			w.mu.Lock()
+			return
 		}
 		w.busy = true
 		first := w.first
