@@ -161,6 +161,14 @@ func (w *writer) sendError(reqID int64, err error) {
 // write gets its newest numbers answered.
 func (w *writer) pong(n uint64) {
 	w.mu.Lock()
+	if !w.busy && w.stop == running && w.idleLocked() {
+		// The reader answers at once when the wire is free.
+		w.busy = true
+		w.mu.Unlock()
+		w.write(banana.AppendPong(w.buf[:0], n))
+		w.release()
+		return
+	}
 	if len(w.pongs) >= 16 {
 		w.pongs = w.pongs[1:]
 	}
