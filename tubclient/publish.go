@@ -21,7 +21,15 @@ const (
 // at most publishEvery old while something changes, and refreshEvery old
 // otherwise. Calling it asks the tub to keep publishing.
 func (t *Tub) Published() *snapshot.Snapshot {
-	t.pubWanted.Store(true)
+	if !t.pubWanted.Swap(true) {
+		// The first watcher starts the publishing machinery.
+		t.post(func(st *state) {
+			if st.pubTicker == nil && t.spawn(t.publisher) {
+				st.pubTicker = time.NewTicker(publishEvery)
+				st.pubC = st.pubTicker.C
+			}
+		})
+	}
 	return t.published.Load()
 }
 

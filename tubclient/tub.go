@@ -101,10 +101,12 @@ type state struct {
 
 	activity *activity.Recorder
 
-	eventSeq uint64
-	changed  bool // something a snapshot shows changed since the last publish
-	version  uint64
-	lastPub  time.Time
+	eventSeq  uint64
+	changed   bool // something a snapshot shows changed since the last publish
+	version   uint64
+	lastPub   time.Time
+	pubTicker *time.Ticker     // nil until someone watches
+	pubC      <-chan time.Time // its channel; nil (never ready) until then
 }
 
 // New creates and starts a tub (without listeners; call Listen).
@@ -170,7 +172,6 @@ func New(cfg Config) (*Tub, error) {
 		f = t.gatherLocked(st)
 	})
 	t.assemble(f)
-	t.spawn(t.publisher)
 	return t, nil
 }
 
@@ -200,8 +201,14 @@ func (t *Tub) run() {
 		defer ticker.Stop()
 		tickC = ticker.C
 	}
-	pub := time.NewTicker(publishEvery)
-	defer pub.Stop()
+	// The publish ticker starts when someone first asks for snapshots:
+	// thousands of unwatched tubs in one process (a storm's clients) must
+	// not each wake ten times a second.
+	defer func() {
+		if t.st.pubTicker != nil {
+			t.st.pubTicker.Stop()
+		}
+	}()
 	sweep := time.NewTicker(sweepEvery)
 	defer sweep.Stop()
 	for {
@@ -210,7 +217,7 @@ func (t *Tub) run() {
 			op(t.st)
 		case <-tickC:
 			t.checkLiveness(t.st)
-		case <-pub.C:
+		case <-t.st.pubC:
 			t.maybePublish(t.st)
 		case <-sweep.C:
 			t.evictIdlePeers(t.st, time.Now())

@@ -89,12 +89,17 @@ func New(bucketWidth time.Duration, n int, window time.Duration) *Recorder {
 		window = DefaultWindow
 	}
 	return &Recorder{bucket: bucketWidth, window: window, n: n,
-		buckets: make([]bucket, n), lost: make(map[string]time.Time), byPeer: make(map[string]*snapshot.Offender),
+		lost: make(map[string]time.Time), byPeer: make(map[string]*snapshot.Offender),
 		hist: make([]int, len(ReconnectBounds)+1)}
 }
 
 // advance rotates the ring so that the newest bucket holds at.
 func (r *Recorder) advance(at time.Time) *bucket {
+	if r.buckets == nil {
+		// Made on first use: most recorders (a storm's clients) see few
+		// offers, and some none.
+		r.buckets = make([]bucket, r.n)
+	}
 	start := at.Truncate(r.bucket)
 	if r.headStart.IsZero() {
 		r.headStart = start
@@ -211,8 +216,10 @@ func (r *Recorder) Snapshot(now time.Time) snapshot.Activity {
 	if !r.headStart.IsZero() && now.Truncate(r.bucket).After(r.headStart) {
 		r.advance(now)
 	}
-	a := snapshot.Activity{Bucket: r.bucket, Window: r.window,
-		Offers: make([]int, r.n), Rejects: make([]int, r.n)}
+	a := snapshot.Activity{Bucket: r.bucket, Window: r.window}
+	if r.buckets != nil {
+		a.Offers, a.Rejects = make([]int, r.n), make([]int, r.n)
+	}
 	if r.headStart.IsZero() {
 		a.End = now.Truncate(r.bucket).Add(r.bucket)
 	} else {
@@ -220,7 +227,7 @@ func (r *Recorder) Snapshot(now time.Time) snapshot.Activity {
 	}
 	rules := make(map[ruleKey]int)
 	inWindow := int((r.window + r.bucket - 1) / r.bucket)
-	for i := range r.n {
+	for i := range len(r.buckets) {
 		b := &r.buckets[(r.head+1+i)%r.n]
 		a.Offers[i], a.Rejects[i] = b.offers, b.rejects
 		if i >= r.n-inWindow {

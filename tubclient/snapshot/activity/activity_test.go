@@ -122,3 +122,11 @@ func BenchmarkStormSnapshot(b *testing.B) {
 		r.Snapshot(at(10 * time.Second))
 	}
 }
+
+// A recorder that has seen nothing reports no buckets at all.
+func TestEmptyRecorder(t *testing.T) {
+	a := New(time.Second, 4, 0).Snapshot(t0)
+	if len(a.Offers) != 0 || len(a.Rules) != 0 || a.Reconnect.Total != 0 {
+		t.Fatalf("empty activity %+v", a)
+	}
+}
