@@ -110,15 +110,16 @@ class Client(object):
         """Call echo every interval seconds, keeping count: a well-behaved
         client whose service is watched while others misbehave."""
         stats = self.pulse_stats = {"calls": 0, "ok": 0, "failed": 0, "latencies": []}
+        self.pulse_pending = set()
 
         def one():
+            stats["calls"] += 1
             if self.rref is None:
-                stats["calls"] += 1
                 stats["failed"] += 1
                 return
-            stats["calls"] += 1
             start = reactor.seconds()
             d = self.rref.callRemote("echo", stats["calls"])
+            self.pulse_pending.add(d)
 
             def ok(_):
                 stats["ok"] += 1
@@ -127,17 +128,34 @@ class Client(object):
             def bad(f):
                 stats["failed"] += 1
 
+            def settled(_):
+                self.pulse_pending.discard(d)
+
             d.addCallbacks(ok, bad)
+            d.addBoth(settled)
 
         from twisted.internet.task import LoopingCall
         self.pulse_loop = LoopingCall(one)
         self.pulse_loop.start(interval)
 
-    def report_pulse(self, cmd):
+    @defer.inlineCallbacks
+    def report_pulse(self, cmd, grace=5.0):
+        """Stop pulsing, give the calls in flight up to grace seconds to be
+        answered, then report: what is still outstanding was really lost."""
         stats = getattr(self, "pulse_stats", None)
         if stats is None:
             emit("error", cmd=cmd, error="no pulse running")
             return
+        if self.pulse_loop.running:
+            self.pulse_loop.stop()
+        deadline = reactor.seconds() + grace
+        while self.pulse_pending and reactor.seconds() < deadline:
+            pending = list(self.pulse_pending)
+            timer = defer.Deferred()
+            call = reactor.callLater(max(0, deadline - reactor.seconds()), timer.callback, None)
+            yield defer.DeferredList(pending + [timer], fireOnOneCallback=True, consumeErrors=True)
+            if call.active():
+                call.cancel()
         lat = sorted(stats["latencies"])
         p99 = lat[int((len(lat) - 1) * 0.99)] if lat else 0
         emit("pulse", cmd=cmd, calls=stats["calls"], ok=stats["ok"], failed=stats["failed"],
@@ -194,8 +212,7 @@ class Client(object):
             emit("pulsing", cmd=verb)
             return None
         if verb == "pulse-stats":
-            self.report_pulse(verb)
-            return None
+            return self.report_pulse(verb)
         if verb == "reconnect":
             return self.reconnect(verb)
         if verb == "forget":
