@@ -88,7 +88,7 @@ func (r *RemoteReference) OnDisconnect(f func(reason string)) {
 // exported on it, the references we received, and the calls being served.
 type pbConn struct {
 	b      *Broker
-	ctx    context.Context // ends with the broker; served calls run under it
+	ctx    context.Context // ends with the broker; see serveCtx
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
@@ -130,9 +130,20 @@ type queuedCall struct {
 	release func()
 }
 
-func newPBConn(b *Broker) *pbConn {
-	ctx, cancel := context.WithCancel(b.t.ctx)
-	return &pbConn{b: b, ctx: ctx, cancel: cancel, pending: make(map[int64]chan callResult)}
+func newPBConn(b *Broker) *pbConn { return &pbConn{b: b} }
+
+// serveCtx is what served calls run under: it ends with the broker. It is
+// made when the first call is served, so an idle broker holds none.
+func (p *pbConn) serveCtx() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithCancel(p.b.t.ctx)
+		if p.dead != nil {
+			p.cancel()
+		}
+	}
+	return p.ctx
 }
 
 func sortedKwargs(kwargs map[string]any) []banana.KV {
@@ -160,6 +171,9 @@ func (p *pbConn) start(clid int64, method string, args []any, kwargs map[string]
 	}
 	p.nextReq++
 	c.req = p.nextReq
+	if p.pending == nil {
+		p.pending = make(map[int64]chan callResult)
+	}
 	p.pending[c.req] = c.ch
 	p.mu.Unlock()
 	m := &banana.Call{ReqID: c.req, Target: clid, Method: method, Args: args, Kwargs: sortedKwargs(kwargs)}
@@ -227,9 +241,11 @@ func (p *pbConn) release(ctx context.Context, clid int64) error {
 
 // fail ends every outstanding call with err and stops serving.
 func (p *pbConn) fail(err error) {
-	p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.cancel != nil {
+		p.cancel()
+	}
 	if p.dead == nil {
 		p.dead = err
 	}
@@ -615,7 +631,7 @@ func (p *pbConn) dropQueueLocked(target int64, q *callQueue) {
 func (p *pbConn) drain(target int64, q *callQueue) {
 	for {
 		p.mu.Lock()
-		if len(q.calls) == 0 || p.ctx.Err() != nil {
+		if len(q.calls) == 0 || p.dead != nil {
 			p.dropQueueLocked(target, q)
 			p.mu.Unlock()
 			return
@@ -682,7 +698,7 @@ func (p *pbConn) invoke(c *banana.Call) (result any, quiet bool, err error) {
 	if q, ok := e.obj.(Quiet); ok {
 		quiet = q.QuietCalls()
 	}
-	v, err := e.obj.RemoteCall(p.ctx, c.Method, args, kwargs)
+	v, err := e.obj.RemoteCall(p.serveCtx(), c.Method, args, kwargs)
 	return v, quiet, err
 }
 

@@ -27,12 +27,12 @@ const closeGrace = time.Second
 type writer struct {
 	b *Broker
 
-	mu    sync.Mutex
-	queue []outMsg
-	pongs []uint64
-	ping  uint64 // a PING is wanted, with this number; 0 when none
-	first []byte // raw bytes that must go first (the master's decision)
-	fatal string // an ERROR token to send before closing
+	mu      sync.Mutex
+	queue   []outMsg
+	pongs   []uint64
+	ping    uint64 // a PING is wanted, with this number; 0 when none
+	first   []byte // raw bytes that must go first (the master's decision)
+	fatal   string // an ERROR token to send before closing
 	stop    stopMode
 	busy    bool // someone holds the wire (and the encoder)
 	running bool // the loop goroutine is alive
