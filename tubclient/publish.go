@@ -167,7 +167,7 @@ func (t *Tub) assemble(f *frame) *snapshot.Snapshot {
 	s := f.head
 	s.FURL = t.baseFURL()
 	s.Listening = t.Listening()
-	s.EventsDropped = t.hub.dropped()
+	s.EventsDropped = t.hub.Dropped()
 	s.Activity = f.activity
 
 	s.Brokers = make([]snapshot.Broker, 0, len(f.rows)+len(f.pending))
@@ -267,14 +267,4 @@ func (b *Broker) counters(row *snapshot.Broker) {
 	if n := b.lastTx.Load(); n != 0 {
 		row.LastSent = time.Unix(0, n)
 	}
-}
-
-func (h *hub) dropped() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var n uint64
-	for s := range h.subs {
-		n += s.Dropped()
-	}
-	return n
 }

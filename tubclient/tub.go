@@ -26,6 +26,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient/banana"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/tubclient/snapshot/activity"
+	"github.com/tubscope/tubscope/tubclient/snapshot/feed"
 )
 
 // ErrClosed is returned by calls on a tub that has been closed.
@@ -49,7 +50,7 @@ type Tub struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	hub    hub
+	hub    feed.Hub
 	nextID atomic.Uint64
 	// incarnation mirrors state.incarnation for hellos, which read it
 	// without a round trip to the state goroutine.
@@ -267,11 +268,11 @@ func (t *Tub) emitLocked(st *state, ev snapshot.Event) {
 	}
 	ev.TubID = t.id.TubID
 	st.changed = true
-	t.hub.publish(ev)
+	t.hub.Publish(ev)
 }
 
 // Subscribe returns a bounded feed of this tub's events.
-func (t *Tub) Subscribe(capacity int) *Subscription { return t.hub.subscribe(capacity) }
+func (t *Tub) Subscribe(capacity int) *Subscription { return t.hub.Subscribe(capacity) }
 
 // spawn runs f in a goroutine counted by t.wg, unless the tub is closing.
 func (t *Tub) spawn(f func()) bool {

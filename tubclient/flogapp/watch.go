@@ -18,6 +18,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient/flog/reconstruct"
 	"github.com/tubscope/tubscope/tubclient/logport"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
+	"github.com/tubscope/tubscope/tubclient/snapshot/feed"
 )
 
 // WatchedReadOnly is why connection actions do not apply to a watched tub.
@@ -71,7 +72,7 @@ type Watched struct {
 	wg     sync.WaitGroup
 
 	snap atomic.Pointer[snapshot.Snapshot]
-	hub  hub
+	hub  feed.Hub
 
 	mu        sync.Mutex
 	queue     []banana.Dict
@@ -217,7 +218,7 @@ func (w *Watched) Snapshot() *snapshot.Snapshot { return w.snap.Load() }
 // Subscribe returns a bounded feed of the reconstructed events, and of
 // the source's own status changes (kind source); when it is full the
 // oldest are dropped and counted.
-func (w *Watched) Subscribe(capacity int) *Feed { return w.hub.subscribe(capacity) }
+func (w *Watched) Subscribe(capacity int) *Feed { return w.hub.Subscribe(capacity) }
 
 // Stats reports the counters.
 func (w *Watched) Stats() WatchStats {
@@ -286,7 +287,7 @@ func (w *Watched) setStatus(s logport.Status) {
 			ev.Err = s.Err.Error()
 		}
 	}
-	w.hub.publish([]snapshot.Event{ev})
+	w.hub.Publish(ev)
 	w.signal()
 }
 
@@ -368,12 +369,12 @@ func (w *Watched) apply(d banana.Dict) {
 	ev, err := flog.FromBanana(d)
 	if err != nil {
 		if w.bad.Add(1) <= maxBadShown {
-			w.hub.publish([]snapshot.Event{{Time: time.Now(), Kind: snapshot.KindSource,
-				Err: "an event that is not a log event: " + err.Error()}})
+			w.hub.Publish(snapshot.Event{Time: time.Now(), Kind: snapshot.KindSource,
+				Err: "an event that is not a log event: " + err.Error()})
 		}
 		return
 	}
-	w.hub.publish(w.rc.Apply(ev))
+	w.hub.Publish(w.rc.Apply(ev)...)
 	w.applied.Add(1)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 	"github.com/tubscope/tubscope/tubclient/snapshot/activity"
+	"github.com/tubscope/tubscope/tubclient/snapshot/feed"
 )
 
 // ReadOnlyReason is why a storm source takes no connection actions.
@@ -41,7 +42,7 @@ type Source struct {
 	status    string
 	struck    int // the newest round whose fault has been announced
 
-	subs     map[*Feed]struct{}
+	hub      feed.Hub
 	eventSeq uint64
 
 	version uint64
@@ -76,25 +77,13 @@ const (
 
 // NewSource makes an empty storm source; Run fills it.
 func NewSource() *Source {
-	return &Source{now: time.Now, recorder: activity.New(0, 0, 0), subs: map[*Feed]struct{}{}}
+	return &Source{now: time.Now, recorder: activity.New(0, 0, 0)}
 }
 
 var _ Reporter = (*Source)(nil)
 
 // Subscribe hands out a bounded feed of the storm's faults and outcomes.
-func (s *Source) Subscribe(capacity int) *Feed {
-	f := newFeed(s, capacity)
-	s.mu.Lock()
-	s.subs[f] = struct{}{}
-	s.mu.Unlock()
-	return f
-}
-
-func (s *Source) unsubscribe(f *Feed) {
-	s.mu.Lock()
-	delete(s.subs, f)
-	s.mu.Unlock()
-}
+func (s *Source) Subscribe(capacity int) *Feed { return s.hub.Subscribe(capacity) }
 
 // emitLocked sends an event to every feed.
 func (s *Source) emitLocked(ev snapshot.Event) {
@@ -104,9 +93,7 @@ func (s *Source) emitLocked(ev snapshot.Event) {
 		ev.Time = s.now()
 	}
 	ev.TubID = s.plan.TubID
-	for f := range s.subs {
-		f.push(ev)
-	}
+	s.hub.Publish(ev)
 }
 
 func (s *Source) name(i int) string { return fmt.Sprintf("c%d", i) }

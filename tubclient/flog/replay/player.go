@@ -17,6 +17,7 @@ import (
 	"github.com/tubscope/tubscope/tubclient/flog"
 	"github.com/tubscope/tubscope/tubclient/flog/reconstruct"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
+	"github.com/tubscope/tubscope/tubclient/snapshot/feed"
 )
 
 // Clock is the time the player paces itself by; tests run the real one
@@ -82,7 +83,7 @@ type Player struct {
 	closed sync.Once
 
 	snap atomic.Pointer[snapshot.Snapshot]
-	hub  hub
+	hub  feed.Hub
 
 	errMu    sync.Mutex
 	errs     []error
@@ -202,7 +203,7 @@ func (p *Player) noteError(err error) {
 	}
 	p.errMu.Unlock()
 	p.status = err.Error()
-	p.hub.publish([]snapshot.Event{{Time: p.at, Kind: snapshot.KindSource, Err: err.Error()}})
+	p.hub.Publish(snapshot.Event{Time: p.at, Kind: snapshot.KindSource, Err: err.Error()})
 }
 
 // Errors returns how many bad lines and failed files there were, and the
@@ -219,7 +220,7 @@ func (p *Player) Snapshot() *snapshot.Snapshot { return p.snap.Load() }
 
 // Subscribe returns a bounded feed of reconstructed events as they are
 // replayed; when it is full the oldest are dropped and counted.
-func (p *Player) Subscribe(capacity int) *Subscription { return p.hub.subscribe(capacity) }
+func (p *Player) Subscribe(capacity int) *Subscription { return p.hub.Subscribe(capacity) }
 
 // do runs f on the loop goroutine and waits for it.
 func (p *Player) do(f func(p *Player) error) error {
@@ -531,7 +532,7 @@ func (p *Player) applyNext() (flog.Record, []snapshot.Event) {
 	if t := rec.Event.Time(); t.After(p.end) {
 		p.end = t
 	}
-	p.hub.publish(evs)
+	p.hub.Publish(evs...)
 	p.dirty = true
 	return rec, evs
 }
@@ -543,7 +544,7 @@ func (p *Player) finish() {
 	}
 	p.finished = true
 	p.playing = false
-	p.hub.publish(p.rc.Flush())
+	p.hub.Publish(p.rc.Flush()...)
 	// The cursor rests on the last event: the wall time playing took to
 	// notice the end may have carried it past.
 	if !p.end.IsZero() {
@@ -552,8 +553,8 @@ func (p *Player) finish() {
 	// The snapshot says Done before the event does, so a subscriber woken
 	// by the event finds it.
 	p.publish()
-	p.hub.publish([]snapshot.Event{{Time: p.at, Kind: snapshot.KindSource,
-		Message: fmt.Sprintf("replay done: %d events from %d file(s)", p.applied, len(p.files))}})
+	p.hub.Publish(snapshot.Event{Time: p.at, Kind: snapshot.KindSource,
+		Message: fmt.Sprintf("replay done: %d events from %d file(s)", p.applied, len(p.files))})
 }
 
 // publish makes a new snapshot of the cursor's state.

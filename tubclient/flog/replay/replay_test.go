@@ -460,30 +460,3 @@ func TestPlayerReportsBadLines(t *testing.T) {
 		}
 	})
 }
-
-func TestSubscriptionDropsOldest(t *testing.T) {
-	var h hub
-	s := h.subscribe(3)
-	for i := range 5 {
-		h.publish([]snapshot.Event{{Seq: uint64(i)}})
-	}
-	select {
-	case <-s.Changed():
-	default:
-		t.Fatal("no change signalled")
-	}
-	got := s.Drain(0)
-	if len(got) != 3 || got[0].Seq != 2 || got[2].Seq != 4 || s.Dropped() != 2 {
-		t.Errorf("drained %+v, dropped %d", got, s.Dropped())
-	}
-	h.publish([]snapshot.Event{{Seq: 9}, {Seq: 10}})
-	if got := s.Drain(1); len(got) != 1 || got[0].Seq != 9 {
-		t.Errorf("Drain(1) = %+v", got)
-	}
-	s.Close()
-	s.Close()
-	h.publish([]snapshot.Event{{Seq: 11}})
-	if got := s.Drain(0); len(got) != 1 || got[0].Seq != 10 {
-		t.Errorf("after Close: %+v", got)
-	}
-}
