@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 )
 
 // tmuxSession is a detached tmux server of its own (its -L socket name is
@@ -57,11 +57,10 @@ func (s *tmuxSession) await(deadline time.Time, what string, ok func(screen stri
 	}
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tubscopebin.Remove()
+	os.Exit(code)
 }
 
 var liveClientRow = regexp.MustCompile(`(?m)^\S*\s+([a-z2-7]{8}) (client-\d)\s.*● live`)
@@ -104,11 +103,7 @@ func TestEndToEndPowerCutInTmux(t *testing.T) {
 // tmux configuration.
 func startTubscope(t *testing.T, width, height int, args string) *tmuxSession {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tubscope")
-	build := exec.Command(goTool(), "build", "-o", bin, "github.com/tubscope/tubscope")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := tubscopebin.Path(t)
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("tubscope-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	script := `before=$(stty -g); ` + bin + ` ` + args +

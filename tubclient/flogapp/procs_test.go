@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 )
 
 // proc is a child process whose stdout is read line by line.
@@ -197,7 +198,7 @@ func (p *proc) rest() []string {
 // runTubscope runs the binary to the end and returns its output.
 func runTubscope(t testing.TB, ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, tubscopeBinary(t), args...)
+	cmd := exec.CommandContext(ctx, tubscopebin.Path(t), args...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()

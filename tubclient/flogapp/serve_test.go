@@ -14,6 +14,7 @@ import (
 
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -21,7 +22,7 @@ import (
 // FURL it printed first.
 func serve(t *testing.T, ctx context.Context, dir string, args ...string) (*proc, string) {
 	t.Helper()
-	p := startProc(t, dir, nil, append([]string{tubscopeBinary(t), "serve", "--json"}, args...)...)
+	p := startProc(t, dir, nil, append([]string{tubscopebin.Path(t), "serve", "--json"}, args...)...)
 	furl, ok := p.next(ctx)
 	if !ok || !strings.HasPrefix(furl, "pb://") {
 		t.Fatalf("serve printed %q first, want its FURL\n%s", furl, p.stderrText())

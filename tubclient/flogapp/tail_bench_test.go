@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 )
 
 // BenchmarkTailFoolscapPublisher runs `tubscope tail --all --json` on a
@@ -20,7 +22,7 @@ func BenchmarkTailFoolscapPublisher(b *testing.B) {
 	dir := b.TempDir()
 	chatter := python(b, dir, nil, "chatter.py", "--logport-furlfile", filepath.Join(dir, "logport.furl"))
 	ready := chatter.event(ctx, "ready")
-	tail := startProc(b, dir, nil, tubscopeBinary(b), "tail", "--all", "--json", ready["logport_furl"].(string))
+	tail := startProc(b, dir, nil, tubscopebin.Path(b), "tail", "--all", "--json", ready["logport_furl"].(string))
 	tail.expect(ctx, `{"header"`)
 	b.ResetTimer()
 	start := time.Now()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -68,7 +69,7 @@ type scenario struct {
 // logport connection goes to another tub of the same process, as a
 // Tahoe-LAFS node runs its logport.
 func TestTailFoolscapMaster(t *testing.T) {
-	tubscopeBinary(t)
+	tubscopebin.Path(t)
 	for _, c := range []struct {
 		name     string
 		separate bool
@@ -110,7 +111,7 @@ func TestTailFoolscapMaster(t *testing.T) {
 }
 
 func runScenario(t *testing.T, ctx context.Context, separate bool) *scenario {
-	bin := tubscopeBinary(t)
+	bin := tubscopebin.Path(t)
 	s := &scenario{dir: t.TempDir()}
 	// The master has the highest tubid: it decides every connection to it.
 	pems, ids := orderedPEMs(t, s.dir, 4)

@@ -9,8 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,34 +18,13 @@ import (
 
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// tubscopeBinary builds the tubscope command once per test run.
-func tubscopeBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hostile-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "tubscope")
-		gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gotool, "build", "-o", binary, "github.com/tubscope/tubscope").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tubscopebin.Remove()
+	os.Exit(code)
 }
 
 // server is a `tubscope serve` child process.
@@ -60,7 +37,7 @@ type server struct {
 // inherited) and waits for its FURL.
 func startServe(t *testing.T, nofile int, args ...string) *server {
 	t.Helper()
-	bin := tubscopeBinary(t)
+	bin := tubscopebin.Path(t)
 	argv := append([]string{bin, "serve", "--listen", "tcp:127.0.0.1:0"}, args...)
 	var cmd *exec.Cmd
 	if nofile > 0 {

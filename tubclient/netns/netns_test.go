@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -78,22 +78,11 @@ func requireNetAdmin(t *testing.T) firewall {
 	return firewall{}
 }
 
-func goTool() string {
-	if path, err := exec.LookPath("go"); err == nil {
-		return path
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 func setup(t *testing.T) *env {
 	t.Helper()
 	fw := requireNetAdmin(t)
 	dir := t.TempDir()
-	cmd := exec.Command(goTool(), "build", "-o", dir+string(filepath.Separator),
-		"github.com/tubscope/tubscope", "./testdata/holdclient")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	tubscopebin.Build(t, dir, tubscopebin.Module, "./testdata/holdclient")
 	pyLib, err := filepath.Abs(filepath.Join("..", "internal", "pypeer", "py"))
 	if err != nil {
 		t.Fatal(err)

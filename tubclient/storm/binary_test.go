@@ -9,47 +9,18 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient/internal/pypeer"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 )
 
 // These tests run the real tubscope binary, built once, against real
 // queens: Foolscap 21.7 servers and `tubscope serve`.
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-func tubscopeBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "storm-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "tubscope")
-		gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gotool, "build", "-o", binary, "github.com/tubscope/tubscope").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
 
 // foolscapQueen runs a Foolscap 21.7 server with its output drained.
 func foolscapQueen(t *testing.T) string {
@@ -81,7 +52,7 @@ func foolscapQueen(t *testing.T) string {
 // serveQueen runs `tubscope serve --policy policy` and returns its FURL.
 func serveQueen(t *testing.T, policy string) string {
 	t.Helper()
-	cmd := exec.Command(tubscopeBinary(t), "serve", "--listen", "tcp:127.0.0.1:0", "--policy", policy)
+	cmd := exec.Command(tubscopebin.Path(t), "serve", "--listen", "tcp:127.0.0.1:0", "--policy", policy)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -110,7 +81,7 @@ func stormJSON(t *testing.T, furl string, args ...string) (map[string]any, []map
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	argv := append(append([]string{"storm", "--json"}, args...), furl)
-	cmd := exec.CommandContext(ctx, tubscopeBinary(t), argv...)
+	cmd := exec.CommandContext(ctx, tubscopebin.Path(t), argv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -198,7 +169,7 @@ func TestBinaryLostDecisionServeProbe(t *testing.T) {
 // client process: the kernel signals them when their parent dies.
 func TestBinaryKilledParentLeavesNoChildren(t *testing.T) {
 	furl := serveQueen(t, "foolscap")
-	cmd := exec.Command(tubscopeBinary(t), "storm", "--n", "40", "--window", "60s", "--fault", "lost-decision", furl)
+	cmd := exec.Command(tubscopebin.Path(t), "storm", "--n", "40", "--window", "60s", "--fault", "lost-decision", furl)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

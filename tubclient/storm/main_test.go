@@ -6,13 +6,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/internal/tubscopebin"
 	"github.com/tubscope/tubscope/tubclient/service"
 )
 
@@ -28,9 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary)) // the tubscope built for binary_test.go
-	}
+	tubscopebin.Remove() // the tubscope built for binary_test.go
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
