@@ -118,48 +118,88 @@ func (p *jsonParser) enter() error {
 	return nil
 }
 
-func (p *jsonParser) object() (any, error) {
+// open enters the object or list at p.i, whose closing byte is end; empty
+// reports that it closed at once.
+func (p *jsonParser) open(end byte) (empty bool, err error) {
 	if err := p.enter(); err != nil {
-		return nil, err
+		return false, err
 	}
-	p.i++ // {
-	mark := len(p.fields)
+	p.i++
 	p.skipSpace()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
+	if p.i < len(p.b) && p.b[p.i] == end {
 		p.i++
 		p.depth--
-		return Dict{}, nil
+		return true, nil
+	}
+	return false, nil
+}
+
+// separator moves past what follows a member of the container closing with
+// end: a comma, or end itself (closed is then true).
+func (p *jsonParser) separator(end byte) (closed bool, err error) {
+	p.skipSpace()
+	if p.i >= len(p.b) {
+		if end == '}' {
+			return false, p.errorf("unexpected end of line in an object")
+		}
+		return false, p.errorf("unexpected end of line in a list")
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case end:
+		p.i++
+		p.depth--
+		return true, nil
+	}
+	return false, p.errorf("expected ',' or '%c', found %s", end, p.what())
+}
+
+// keyAhead checks that a key starts at p.i, after any space.
+func (p *jsonParser) keyAhead() error {
+	p.skipSpace()
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return p.errorf("expected a key, found %s", p.what())
+	}
+	return nil
+}
+
+// colon moves past the ':' after a key and the space around it.
+func (p *jsonParser) colon() error {
+	p.skipSpace()
+	if p.i >= len(p.b) || p.b[p.i] != ':' {
+		return p.errorf("expected ':', found %s", p.what())
+	}
+	p.i++
+	p.skipSpace()
+	return nil
+}
+
+func (p *jsonParser) object() (any, error) {
+	mark := len(p.fields)
+	if empty, err := p.open('}'); empty || err != nil {
+		return Dict{}, err
 	}
 	for {
-		p.skipSpace()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return nil, p.errorf("expected a key, found %s", p.what())
+		if err := p.keyAhead(); err != nil {
+			return nil, err
 		}
 		k, err := p.key()
 		if err != nil {
 			return nil, err
 		}
-		p.skipSpace()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, p.errorf("expected ':', found %s", p.what())
+		if err := p.colon(); err != nil {
+			return nil, err
 		}
-		p.i++
-		p.skipSpace()
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
 		p.fields = append(p.fields, Field{k, v})
-		p.skipSpace()
-		if p.i >= len(p.b) {
-			return nil, p.errorf("unexpected end of line in an object")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			p.depth--
+		if closed, err := p.separator('}'); err != nil {
+			return nil, err
+		} else if closed {
 			d := make(Dict, len(p.fields)-mark)
 			copy(d, p.fields[mark:])
 			clear(p.fields[mark:])
@@ -168,23 +208,14 @@ func (p *jsonParser) object() (any, error) {
 				return Placeholder{Kind: kind, Fields: d}, nil
 			}
 			return d, nil
-		default:
-			return nil, p.errorf("expected ',' or '}', found %s", p.what())
 		}
 	}
 }
 
 func (p *jsonParser) array() (any, error) {
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	p.i++ // [
 	mark := len(p.items)
-	p.skipSpace()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
-		p.depth--
-		return List{}, nil
+	if empty, err := p.open(']'); empty || err != nil {
+		return List{}, err
 	}
 	for {
 		p.skipSpace()
@@ -193,23 +224,14 @@ func (p *jsonParser) array() (any, error) {
 			return nil, err
 		}
 		p.items = append(p.items, v)
-		p.skipSpace()
-		if p.i >= len(p.b) {
-			return nil, p.errorf("unexpected end of line in a list")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			p.depth--
+		if closed, err := p.separator(']'); err != nil {
+			return nil, err
+		} else if closed {
 			l := make(List, len(p.items)-mark)
 			copy(l, p.items[mark:])
 			clear(p.items[mark:])
 			p.items = p.items[:mark]
 			return l, nil
-		default:
-			return nil, p.errorf("expected ',' or ']', found %s", p.what())
 		}
 	}
 }
@@ -219,10 +241,10 @@ func (p *jsonParser) array() (any, error) {
 func (p *jsonParser) key() (string, error) {
 	start := p.i + 1
 	for j := start; j < len(p.b); j++ {
-		switch p.b[j] {
-		case '\\':
+		switch c := p.b[j]; {
+		case c == '\\' || c < ' ':
 			return p.str()
-		case '"':
+		case c == '"':
 			raw := p.b[start:j]
 			p.i = j + 1
 			if k, ok := commonKey(raw); ok {
@@ -287,7 +309,7 @@ func (p *jsonParser) str() (string, error) {
 			}
 			return p.text(raw), nil
 		}
-		if c == '\\' {
+		if c == '\\' || c < ' ' {
 			break
 		}
 	}
@@ -302,7 +324,7 @@ func (p *jsonParser) str() (string, error) {
 	for p.i < len(p.b) {
 		// Copy the run up to the next quote or escape at once.
 		run := p.i
-		for run < len(p.b) && p.b[run] != '"' && p.b[run] != '\\' {
+		for run < len(p.b) && p.b[run] != '"' && p.b[run] != '\\' && p.b[run] >= ' ' {
 			run++
 		}
 		out = append(out, p.b[p.i:run]...)
@@ -436,33 +458,18 @@ const maxIntDigits = 4300
 
 func (p *jsonParser) number() (any, error) {
 	start := p.i
-	if p.b[p.i] == '-' {
+	if p.b[p.i] == '-' && p.i+1 < len(p.b) && p.b[p.i+1] == 'I' {
 		p.i++
-		if p.i < len(p.b) && p.b[p.i] == 'I' {
-			if _, err := p.literal("Infinity", nil); err != nil {
-				return nil, err
-			}
-			return math.Inf(-1), nil
+		if _, err := p.literal("Infinity", nil); err != nil {
+			return nil, err
 		}
+		return math.Inf(-1), nil
 	}
-	isFloat := false
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if '0' <= c && c <= '9' {
-			p.i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' {
-			isFloat = true
-			p.i++
-			continue
-		}
-		break
+	isFloat, err := p.scanNumber()
+	if err != nil {
+		return nil, err
 	}
 	lit := p.b[start:p.i]
-	if len(lit) == 0 || (len(lit) == 1 && lit[0] == '-') {
-		return nil, p.errorf("bad number")
-	}
 	if isFloat {
 		f, err := strconv.ParseFloat(string(lit), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
@@ -472,9 +479,6 @@ func (p *jsonParser) number() (any, error) {
 	}
 	if n, ok := parseSmallInt(lit); ok {
 		return n, nil
-	}
-	if len(lit) > maxIntDigits+1 {
-		return nil, p.errorf("integer of %d digits", len(lit))
 	}
 	n, ok := new(big.Int).SetString(string(lit), 10)
 	if !ok {
@@ -532,77 +536,37 @@ func (p *jsonParser) skipValue() error {
 	}
 	switch c := p.b[p.i]; {
 	case c == '{':
-		if err := p.enter(); err != nil {
+		if empty, err := p.open('}'); empty || err != nil {
 			return err
 		}
-		p.i++
-		p.skipSpace()
-		if p.i < len(p.b) && p.b[p.i] == '}' {
-			p.i++
-			p.depth--
-			return nil
-		}
 		for {
-			p.skipSpace()
-			if p.i >= len(p.b) || p.b[p.i] != '"' {
-				return p.errorf("expected a key, found %s", p.what())
+			if err := p.keyAhead(); err != nil {
+				return err
 			}
 			if err := p.skipString(); err != nil {
 				return err
 			}
-			p.skipSpace()
-			if p.i >= len(p.b) || p.b[p.i] != ':' {
-				return p.errorf("expected ':', found %s", p.what())
+			if err := p.colon(); err != nil {
+				return err
 			}
-			p.i++
-			p.skipSpace()
 			if err := p.skipValue(); err != nil {
 				return err
 			}
-			p.skipSpace()
-			if p.i >= len(p.b) {
-				return p.errorf("unexpected end of line in an object")
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
-				p.depth--
-				return nil
-			default:
-				return p.errorf("expected ',' or '}', found %s", p.what())
+			if closed, err := p.separator('}'); closed || err != nil {
+				return err
 			}
 		}
 	case c == '[':
-		if err := p.enter(); err != nil {
+		if empty, err := p.open(']'); empty || err != nil {
 			return err
-		}
-		p.i++
-		p.skipSpace()
-		if p.i < len(p.b) && p.b[p.i] == ']' {
-			p.i++
-			p.depth--
-			return nil
 		}
 		for {
 			p.skipSpace()
 			if err := p.skipValue(); err != nil {
 				return err
 			}
-			p.skipSpace()
-			if p.i >= len(p.b) {
-				return p.errorf("unexpected end of line in a list")
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				p.depth--
-				return nil
-			default:
-				return p.errorf("expected ',' or ']', found %s", p.what())
+			if closed, err := p.separator(']'); closed || err != nil {
+				return err
 			}
 		}
 	case c == '"':
@@ -617,24 +581,35 @@ func (p *jsonParser) skipValue() error {
 // skipNumber checks a number's grammar (Python's: JSON's, plus
 // -Infinity) without converting it.
 func (p *jsonParser) skipNumber() error {
+	if p.b[p.i] == '-' && p.i+1 < len(p.b) && p.b[p.i+1] == 'I' {
+		p.i++
+		_, err := p.literal("Infinity", nil)
+		return err
+	}
+	_, err := p.scanNumber()
+	return err
+}
+
+// scanNumber moves past a JSON number: an optional minus, an integer part
+// without leading zeros, then an optional fraction and exponent.
+func (p *jsonParser) scanNumber() (isFloat bool, err error) {
 	b := p.b
 	if b[p.i] == '-' {
 		p.i++
-		if p.i < len(b) && b[p.i] == 'I' {
-			_, err := p.literal("Infinity", nil)
-			return err
-		}
 	}
+	first := p.i
 	digits := p.skipDigits()
 	if digits == 0 {
-		return p.errorf("bad number")
+		return false, p.errorf("bad number")
 	}
-	isFloat := false
+	if digits > 1 && b[first] == '0' {
+		return false, p.errorf("bad number: a leading zero")
+	}
 	if p.i < len(b) && b[p.i] == '.' {
 		p.i++
 		isFloat = true
 		if p.skipDigits() == 0 {
-			return p.errorf("bad number: no digits after the point")
+			return false, p.errorf("bad number: no digits after the point")
 		}
 	}
 	if p.i < len(b) && (b[p.i] == 'e' || b[p.i] == 'E') {
@@ -644,13 +619,13 @@ func (p *jsonParser) skipNumber() error {
 			p.i++
 		}
 		if p.skipDigits() == 0 {
-			return p.errorf("bad number: no digits in the exponent")
+			return false, p.errorf("bad number: no digits in the exponent")
 		}
 	}
 	if !isFloat && digits > maxIntDigits {
-		return p.errorf("integer of %d digits", digits)
+		return false, p.errorf("integer of %d digits", digits)
 	}
-	return nil
+	return isFloat, nil
 }
 
 func (p *jsonParser) skipDigits() int {
@@ -685,6 +660,10 @@ func (p *jsonParser) skipString() error {
 				return p.errorf("bad escape \\%c", e)
 			}
 		default:
+			if p.b[p.i] < ' ' {
+				// Python's reader refuses these unescaped, as JSON does.
+				return p.errorf("control character %#x in a string", p.b[p.i])
+			}
 			p.i++
 		}
 	}
@@ -717,23 +696,18 @@ func (p *jsonParser) openObject() error {
 // its value, which the caller must consume. more is false once the
 // object has closed. Keys are not turned into strings.
 func (p *jsonParser) nextKey(first bool) (key []byte, more bool, err error) {
-	p.skipSpace()
-	if p.i >= len(p.b) {
-		return nil, false, p.errorf("unexpected end of line in an object")
-	}
-	switch c := p.b[p.i]; {
-	case c == '}':
-		p.i++
-		p.depth--
-		return nil, false, nil
-	case !first && c == ',':
-		p.i++
+	if first {
 		p.skipSpace()
-	case !first:
-		return nil, false, p.errorf("expected ',' or '}', found %s", p.what())
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			p.depth--
+			return nil, false, nil
+		}
+	} else if closed, err := p.separator('}'); closed || err != nil {
+		return nil, false, err
 	}
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return nil, false, p.errorf("expected a key, found %s", p.what())
+	if err := p.keyAhead(); err != nil {
+		return nil, false, err
 	}
 	kstart := p.i + 1
 	if err := p.skipString(); err != nil {
@@ -749,12 +723,9 @@ func (p *jsonParser) nextKey(first bool) (key []byte, more bool, err error) {
 		}
 		key, p.i = []byte(k), save
 	}
-	p.skipSpace()
-	if p.i >= len(p.b) || p.b[p.i] != ':' {
-		return nil, false, p.errorf("expected ':', found %s", p.what())
+	if err := p.colon(); err != nil {
+		return nil, false, err
 	}
-	p.i++
-	p.skipSpace()
 	if p.i >= len(p.b) {
 		return nil, false, p.errorf("unexpected end of line")
 	}
