@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/internal/parallel"
 )
 
 const targetIdleBytes = 32 << 10
@@ -107,7 +108,7 @@ func IdleCost(ctx context.Context, n int) (IdleResult, error) {
 	}
 	before := memInUse()
 	g0 := runtime.NumGoroutine()
-	err := each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		_, err := callOnce(cctx, cs[i%clients], furls[i/clients])

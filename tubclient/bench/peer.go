@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tubscope/tubscope/tubclient"
+	"github.com/tubscope/tubscope/tubclient/internal/parallel"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -40,7 +41,7 @@ func RunPeer(ctx context.Context, furl string, n int, in io.Reader, out io.Write
 	raiseFDLimit(uint64(n + fdReserve))
 	tubs := make([]*tubclient.Tub, n)
 	defer closeTubs(tubs)
-	err := each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
 		t, err := tubclient.New(tubclient.Config{NegotiationTimeout: 30 * time.Second})
 		if err != nil {
 			return err
@@ -63,7 +64,7 @@ func RunPeer(ctx context.Context, furl string, n int, in io.Reader, out io.Write
 
 // closeTubs closes tubs (nil entries skipped) a batch at a time.
 func closeTubs(tubs []*tubclient.Tub) {
-	each(context.Background(), len(tubs), setupParallel, func(_ context.Context, i int) error {
+	parallel.Each(context.Background(), len(tubs), setupParallel, func(_ context.Context, i int) error {
 		if tubs[i] != nil {
 			tubs[i].Close()
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/internal/parallel"
 	"github.com/tubscope/tubscope/tubclient/snapshot"
 )
 
@@ -180,7 +181,7 @@ func stormClients(ctx context.Context, furl string, n int, path *faultnet.Path) 
 	}
 	dial := (&faultnet.Dialer{Path: path}).DialContext
 	clients := make([]*tubclient.Tub, n)
-	err = each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
+	err = parallel.Each(ctx, n, setupParallel, func(ctx context.Context, i int) error {
 		id, err := slaveOf(f.TubID)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"github.com/tubscope/tubscope/negotiation"
 	"github.com/tubscope/tubscope/tubclient"
 	"github.com/tubscope/tubscope/tubclient/faultnet"
+	"github.com/tubscope/tubscope/tubclient/internal/parallel"
 )
 
 // setupParallel is how many clients of one process connect at once.
@@ -77,7 +78,7 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	clients := make([]*client, c.cfg.Count)
 	defer closeClients(clients)
 	deadline := time.Now().Add(c.cfg.Setup)
-	err := each(ctx, c.cfg.Count, setupParallel, func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, c.cfg.Count, setupParallel, func(ctx context.Context, i int) error {
 		cl, err := c.setupClient(ctx, c.cfg.First+i, deadline)
 		clients[i] = cl
 		return err
@@ -311,7 +312,7 @@ func (cl *client) close() {
 }
 
 func closeClients(clients []*client) {
-	each(context.Background(), len(clients), setupParallel, func(_ context.Context, i int) error {
+	parallel.Each(context.Background(), len(clients), setupParallel, func(_ context.Context, i int) error {
 		if clients[i] != nil {
 			clients[i].close()
 		}
