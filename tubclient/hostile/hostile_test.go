@@ -1,18 +1,14 @@
 package hostile
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,52 +24,18 @@ func TestMain(m *testing.M) {
 }
 
 // server is a `tubscope serve` child process.
-type server struct {
-	cmd  *exec.Cmd
-	furl string
-}
+type server struct{ *tubscopebin.Server }
 
 // startServe runs `tubscope serve` with at most nofile open files (0: as
 // inherited) and waits for its FURL.
 func startServe(t *testing.T, nofile int, args ...string) *server {
-	t.Helper()
-	bin := tubscopebin.Path(t)
-	argv := append([]string{bin, "serve", "--listen", "tcp:127.0.0.1:0"}, args...)
-	var cmd *exec.Cmd
-	if nofile > 0 {
-		quoted := make([]string, len(argv))
-		for i, a := range argv {
-			quoted[i] = strconv.Quote(a)
-		}
-		cmd = exec.Command("/bin/sh", "-c", fmt.Sprintf("ulimit -n %d && exec %s", nofile, strings.Join(quoted, " ")))
-	} else {
-		cmd = exec.Command(argv[0], argv[1:]...)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("tubscope serve printed no FURL: %v", err)
-	}
-	go io.Copy(io.Discard, stdout)
-	return &server{cmd: cmd, furl: strings.TrimSpace(line)}
+	return &server{tubscopebin.Serve(t, nofile, args...)}
 }
 
 // peakRSS is the process's high-water resident set (VmHWM).
 func (s *server) peakRSS(t *testing.T) int64 {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +122,9 @@ func TestReferenceBombAgainstServe(t *testing.T) {
 	pypeer.Require(t)
 	ctx := testCtx(t, 2*time.Minute)
 	srv := startServe(t, 0)
-	good := goodClient(t, ctx, srv.furl)
+	good := goodClient(t, ctx, srv.FURL)
 	a := attacker(t)
-	ref, err := a.GetReference(ctx, srv.furl)
+	ref, err := a.GetReference(ctx, srv.FURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,13 +177,13 @@ func TestFlatListsAgainstServe(t *testing.T) {
 	pypeer.Require(t)
 	ctx := testCtx(t, 3*time.Minute)
 	srv := startServe(t, 0)
-	good := goodClient(t, ctx, srv.furl)
+	good := goodClient(t, ctx, srv.FURL)
 	list := flatList()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for range 3 {
 		a := attacker(t)
-		ref, err := a.GetReference(ctx, srv.furl)
+		ref, err := a.GetReference(ctx, srv.FURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,8 +220,8 @@ func TestSilentSocketFloodUnderFDLimit(t *testing.T) {
 	pypeer.Require(t)
 	ctx := testCtx(t, 3*time.Minute)
 	srv := startServe(t, 1024)
-	good := goodClient(t, ctx, srv.furl)
-	f, err := tubclient.ParseFURL(srv.furl)
+	good := goodClient(t, ctx, srv.FURL)
+	f, err := tubclient.ParseFURL(srv.FURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +250,7 @@ func TestSilentSocketFloodUnderFDLimit(t *testing.T) {
 			defer wg.Done()
 			a := attacker(t)
 			t0 := time.Now()
-			ref, err := a.GetReference(ctx, srv.furl)
+			ref, err := a.GetReference(ctx, srv.FURL)
 			if err != nil {
 				t.Errorf("a new peer was shut out: %v", err)
 				return

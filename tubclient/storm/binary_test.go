@@ -51,27 +51,7 @@ func foolscapQueen(t *testing.T) string {
 
 // serveQueen runs `tubscope serve --policy policy` and returns its FURL.
 func serveQueen(t *testing.T, policy string) string {
-	t.Helper()
-	cmd := exec.Command(tubscopebin.Path(t), "serve", "--listen", "tcp:127.0.0.1:0", "--policy", policy)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("tubscope serve printed no FURL: %v", err)
-	}
-	go io.Copy(io.Discard, stdout)
-	return strings.TrimSpace(line)
+	return tubscopebin.Serve(t, 0, "--policy", policy).FURL
 }
 
 // stormJSON runs `tubscope storm --json ARGS… FURL` and returns its

@@ -4,12 +4,17 @@
 package tubscopebin
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -69,4 +74,45 @@ func Remove() {
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+}
+
+// Server is a `tubscope serve` child process.
+type Server struct {
+	Cmd  *exec.Cmd
+	FURL string
+}
+
+// Serve runs `tubscope serve --listen tcp:127.0.0.1:0 ARGS…`, with at most
+// nofile open files (0: as inherited), and waits for the FURL it prints.
+// The process is killed when the test ends, or if the test process dies.
+func Serve(t testing.TB, nofile int, args ...string) *Server {
+	t.Helper()
+	argv := append([]string{Path(t), "serve", "--listen", "tcp:127.0.0.1:0"}, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if nofile > 0 {
+		quoted := make([]string, len(argv))
+		for i, a := range argv {
+			quoted[i] = strconv.Quote(a)
+		}
+		cmd = exec.Command("/bin/sh", "-c", fmt.Sprintf("ulimit -n %d && exec %s", nofile, strings.Join(quoted, " ")))
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("tubscope serve printed no FURL: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	return &Server{Cmd: cmd, FURL: strings.TrimSpace(line)}
 }
