@@ -391,7 +391,9 @@ func TestPublisherIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	p.trailing = 100 * time.Millisecond
+	// The trailing window is closed by hand below, once the trailing
+	// event is in, so the test does not race the timer.
+	p.trailing = time.Hour
 	client := newTub(t, false)
 	pub, err := client.GetReference(ctx, p.FURL())
 	if err != nil {
@@ -413,6 +415,20 @@ func TestPublisherIncidents(t *testing.T) {
 	}
 	p.publish(weirdVerdict(tub.TubID()))
 	tub.Note("", "an ordinary fault")
+	for !recording(p, "an ordinary fault") {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the trailing event never reached the incident")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	p.mu.Lock()
+	r := p.recording
+	if p.timer.Stop() {
+		p.wg.Done() // the timer's own finishIncident will not run
+	}
+	p.mu.Unlock()
+	p.finishIncident(r)
 	var name string
 	select {
 	case name = <-announced:
@@ -448,6 +464,22 @@ func TestPublisherIncidents(t *testing.T) {
 	if trigger < 1 || !strings.Contains(fmt.Sprint(events[trigger+1:]), "an ordinary fault") {
 		t.Fatalf("incident events %v: want history, the trigger, then trailing events", events)
 	}
+}
+
+// recording reports whether the incident being recorded holds an event
+// whose text includes what.
+func recording(p *Publisher, what string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recording == nil {
+		return false
+	}
+	for _, d := range p.recording.events {
+		if strings.Contains(fmt.Sprint(d), what) {
+			return true
+		}
+	}
+	return false
 }
 
 func weirdVerdict(tubid string) snapshot.Event {
