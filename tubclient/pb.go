@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/tubscope/tubscope/tubclient/banana"
@@ -87,9 +88,7 @@ func (r *RemoteReference) OnDisconnect(f func(reason string)) {
 // pbConn is one broker's PB state: outstanding requests, the objects we
 // exported on it, the references we received, and the calls being served.
 type pbConn struct {
-	b      *Broker
-	ctx    context.Context // ends with the broker; see serveCtx
-	cancel context.CancelFunc
+	b *Broker
 
 	mu       sync.Mutex
 	nextReq  int64
@@ -132,18 +131,22 @@ type queuedCall struct {
 
 func newPBConn(b *Broker) *pbConn { return &pbConn{b: b} }
 
-// serveCtx is what served calls run under: it ends with the broker. It is
-// made when the first call is served, so an idle broker holds none.
-func (p *pbConn) serveCtx() context.Context {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ctx == nil {
-		p.ctx, p.cancel = context.WithCancel(p.b.t.ctx)
-		if p.dead != nil {
-			p.cancel()
-		}
+// brokerCtx is what served calls run under: it ends when the broker does
+// (the tub's close ends every broker). It is the broker's done channel seen
+// as a context, so a broker pays nothing for it.
+type brokerCtx struct{ b *Broker }
+
+func (brokerCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c brokerCtx) Done() <-chan struct{}     { return c.b.done }
+func (brokerCtx) Value(any) any               { return nil }
+
+func (c brokerCtx) Err() error {
+	select {
+	case <-c.b.done:
+		return context.Canceled
+	default:
+		return nil
 	}
-	return p.ctx
 }
 
 func sortedKwargs(kwargs map[string]any) []banana.KV {
@@ -243,9 +246,6 @@ func (p *pbConn) release(ctx context.Context, clid int64) error {
 func (p *pbConn) fail(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cancel != nil {
-		p.cancel()
-	}
 	if p.dead == nil {
 		p.dead = err
 	}
@@ -625,6 +625,9 @@ func (p *pbConn) dropQueueLocked(target int64, q *callQueue) {
 	p.queued -= len(q.calls)
 	q.calls, q.running = nil, false
 	delete(p.queues, target)
+	if len(p.queues) == 0 {
+		p.queues = nil // a map keeps its buckets after its last delete
+	}
 }
 
 // drain serves one target's calls in order until its queue is empty.
@@ -698,7 +701,7 @@ func (p *pbConn) invoke(c *banana.Call) (result any, quiet bool, err error) {
 	if q, ok := e.obj.(Quiet); ok {
 		quiet = q.QuietCalls()
 	}
-	v, err := e.obj.RemoteCall(p.serveCtx(), c.Method, args, kwargs)
+	v, err := e.obj.RemoteCall(brokerCtx{p.b}, c.Method, args, kwargs)
 	return v, quiet, err
 }
 
