@@ -226,24 +226,8 @@ func BenchmarkSnapshot10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now()
-	_ = tub.do(func(st *state) {
-		for i := range 10000 {
-			id, _ := NewIdentity()
-			br := &Broker{t: tub, id: uint64(i + 1), raw: faultnet.New(nil, nil), peer: id.TubID,
-				state: snapshot.Live, role: snapshot.Master, side: snapshot.Server, opened: now, attached: now,
-				remote: "127.0.0.1:40000", peerIncarnation: "0123456789abcdef", seq: 1}
-			br.lastRx.Store(now.UnixNano())
-			st.brokers[br.id] = br
-			st.byPeer[br.peer] = br
-			st.peer(br.peer).incarnations = []snapshot.IncarnationSeen{{Incarnation: "0123456789abcdef", FirstSeen: now}}
-		}
-	})
-	b.Cleanup(func() {
-		// The fake brokers have no sockets to close.
-		_ = tub.do(func(st *state) { clear(st.brokers); clear(st.byPeer) })
-		tub.Close()
-	})
+	b.Cleanup(func() { tub.Close() }) // after fakeBrokers' cleanup
+	fakeBrokers(b, tub, 10000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
