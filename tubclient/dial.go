@@ -34,6 +34,11 @@ func (t *Tub) connect(ctx context.Context, f FURL, force bool) (*Broker, error) 
 	if f.TubID == t.id.TubID {
 		return nil, errors.New("refusing to connect to self")
 	}
+	if err := ctx.Err(); err != nil {
+		// A caller that has already given up starts no attempt: the wait
+		// below would otherwise race its own attempt's result.
+		return nil, err
+	}
 	var b *Broker
 	var d *dial
 	err := t.do(func(st *state) {
